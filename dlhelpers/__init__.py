@@ -1,0 +1,10 @@
+"""dlhelpers — the library behind the course "How Diffusion Models Work" (runs on a laptop CPU).
+
+Modules, one concept each: schedules (β, ᾱ, forward noising), unet (ContextUnet), ddpm and ddim (samplers),
+sampling (the shared reverse loop, guidance), training, precision (the bf16 / channels-last fast path), sprites
+(our data set), metrics (classifier accuracy and Fréchet distance), pretrained (shipped weights), checks
+(exercise feedback), viz and widgets (pictures), bench and cli (``python -m dlhelpers``).
+"""
+__version__ = "0.1.0"
+
+from .schedules import NoiseSchedule  # noqa: E402,F401

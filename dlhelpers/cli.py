@@ -1,0 +1,217 @@
+"""``python -m dlhelpers``: train, sample, regenerate data, train the metric classifier, benchmark, workbook.
+
+Each command is a thin layer over the library; everything it writes goes through ``dlhelpers.io.atomic_write``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+PRESETS = {
+    # Measured on the 2-core course machine (see data/weights/manifest.json): ~0.3 s a step in bf16 → ~40 minutes.
+    "course": dict(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16),
+                   schedule=dict(timesteps=500, beta1=1e-4, beta2=0.02),
+                   train=dict(steps=7000, batch_size=100, lr=1e-3, warmup_steps=100, p_uncond=0.1,
+                              ema_decay=0.999, checkpoint_every=250, seed=0),
+                   snapshots=(250, 1000, 3000)),
+    # A smoke-test size: seconds on a CPU, for tests and for trying the command.
+    "tiny": dict(model=dict(in_channels=3, n_feat=16, n_cfeat=5, height=16),
+                 schedule=dict(timesteps=500, beta1=1e-4, beta2=0.02),
+                 train=dict(steps=20, batch_size=32, lr=1e-3, p_uncond=0.1, ema_decay=0.999,
+                            checkpoint_every=10, seed=0),
+                 snapshots=(10,)),
+}
+
+
+def cmd_train(args) -> int:
+    import torch
+    from . import pretrained
+    from .schedules import NoiseSchedule
+    from .sprites import SpriteDataset
+    from .training import TrainConfig, train
+    from .unet import ContextUnet
+
+    preset = PRESETS[args.preset]
+    cfg = TrainConfig(**{**preset["train"], "precision": args.precision,
+                         **({"steps": args.steps} if args.steps else {})})
+    snapshots = tuple(s for s in preset["snapshots"] if s < cfg.steps)
+    out = Path(args.out) if args.out else pretrained.WEIGHTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)  # the model's initial weights
+    model = ContextUnet(**preset["model"])
+    schedule = NoiseSchedule.linear(**preset["schedule"])
+    dataset = SpriteDataset()
+    files: dict = {}
+
+    def export(name: str, step: int, state: dict) -> None:
+        sha = pretrained.export_state(state, out / f"{name}.pt")
+        files[name] = {"file": f"{name}.pt", "sha256": sha, "step": step}
+
+    def on_snapshot(step, state):
+        export(f"step_{step:05d}", step, state)
+
+    for s in snapshots:  # snapshots exported before a kill are kept
+        p = out / f"step_{s:05d}.pt"
+        if p.exists():
+            from .io import sha256_file
+            files[f"step_{s:05d}"] = {"file": p.name, "sha256": sha256_file(p), "step": s}
+
+    print(f"training ContextUnet{preset['model']} for {cfg.steps} steps (preset {args.preset}, "
+          f"precision {cfg.precision}, {torch.get_num_threads()} threads); checkpoint {out / 'train_checkpoint.ckpt'}")
+    result = train(model, dataset, schedule, cfg, checkpoint_path=out / "train_checkpoint.ckpt",
+                   progress=not args.quiet, snapshot_steps=snapshots, on_snapshot=on_snapshot,
+                   stop_after=args.stop_after)
+    if result.steps_done < cfg.steps:
+        print(f"paused at step {result.steps_done}; run the same command again to resume")
+        return 0
+    export("final", cfg.steps, result.ema_state if result.ema_state is not None else model.state_dict())
+    export("final_raw", cfg.steps, model.state_dict())
+    manifest = {
+        "command": "python -m dlhelpers " + " ".join(shlex.quote(a) for a in args.argv),
+        "model": preset["model"], "schedule": preset["schedule"], "config": asdict(cfg),
+        "steps": result.steps_done, "wall_time_s": round(result.seconds, 1),
+        "machine": {"platform": platform.platform(), "processor": _cpu_name(), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__},
+        "files": dict(sorted(files.items(), key=lambda kv: kv[1]["step"])),
+        "weights_note": "fp16 state dicts; 'final' is the EMA of the weights, 'final_raw' the last raw weights",
+        "loss_curve": {"steps": result.loss_steps, "loss": [round(x, 5) for x in result.losses]},
+    }
+    _plot_loss(out / "loss_curve.png", result.loss_steps, result.losses)
+    pretrained.write_manifest(manifest, out)
+    print(f"done in {result.seconds / 60:.1f} min; wrote {len(files)} weight files and {out / 'manifest.json'}")
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _plot_loss(path: Path, steps, losses) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from .io import atomic_write
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
+    ax.plot(steps, losses, lw=1)
+    ax.set_xlabel("step"), ax.set_ylabel("MSE loss"), ax.set_yscale("log"), ax.set_title("training loss")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+
+
+def cmd_sample(args) -> int:
+    import torch
+    from .ddim import sample_ddim
+    from .ddpm import sample_ddpm
+    from .pretrained import load_pretrained
+    from .sprites import CLASS_NAMES
+    from .viz import save_grid
+
+    model, schedule = load_pretrained(args.weights)
+    generator = torch.Generator().manual_seed(args.seed)
+    context = None
+    if args.cls is not None:
+        if args.cls not in CLASS_NAMES:
+            raise SystemExit(f"--class must be one of {CLASS_NAMES}, got {args.cls!r}")
+        context = torch.zeros(args.n, len(CLASS_NAMES))
+        context[:, CLASS_NAMES.index(args.cls)] = 1
+    t0 = time.perf_counter()
+    if args.sampler == "ddpm":
+        res = sample_ddpm(model, args.n, schedule, context=context, generator=generator,
+                          guidance_scale=args.guidance, precision=args.precision, progress=not args.quiet)
+    else:
+        res = sample_ddim(model, args.n, schedule, steps=args.steps, eta=args.eta, context=context,
+                          generator=generator, guidance_scale=args.guidance, precision=args.precision,
+                          progress=not args.quiet)
+    save_grid(args.out, res.samples, nrow=8)
+    print(f"wrote {args.out} ({args.n} sprites, {args.sampler}, {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .sprites import build_dataset_file
+    build_dataset_file()
+    return 0
+
+
+def cmd_classifier(args) -> int:
+    from .metrics import train_classifier_file
+    train_classifier_file()
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_benchmark
+    run_benchmark(smoke=args.smoke, out=args.out)
+    return 0
+
+
+def cmd_workbook(args) -> int:
+    from .workbook import write_workbook
+    write_workbook(args.out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dlhelpers", description="How Diffusion Models Work — helpers")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train the ContextUnet on the sprites (resumes after a kill)")
+    t.add_argument("--preset", choices=sorted(PRESETS), default="course")
+    t.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
+    t.add_argument("--out", default=None, help="folder for weights and manifest (default data/weights)")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    t.add_argument("--stop-after", type=int, default=None, help="pause after this many steps (resume later)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="sample sprites from the shipped weights into a PNG grid")
+    s.add_argument("--weights", default="final")
+    s.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddim")
+    s.add_argument("--steps", type=int, default=25, help="DDIM steps (any number in 1…T)")
+    s.add_argument("--eta", type=float, default=0.0)
+    s.add_argument("--n", type=int, default=32)
+    s.add_argument("--class", dest="cls", default=None, help="hero, non-hero, food, spell or side-facing")
+    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w (1 = off)")
+    s.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="samples.png")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_sample)
+
+    sub.add_parser("data", help="regenerate data/sprites_16x16.npz bit for bit").set_defaults(func=cmd_data)
+    sub.add_parser("classifier", help="retrain the sprite classifier used by the metrics").set_defaults(
+        func=cmd_classifier)
+
+    b = sub.add_parser("bench", help="measure speed and quality; writes data/benchmarks.md")
+    b.add_argument("--smoke", action="store_true", help="a tiny, fast run that checks the benchmark works")
+    b.add_argument("--out", default=None, help="report path (default data/benchmarks.md)")
+    b.set_defaults(func=cmd_bench)
+
+    w = sub.add_parser("workbook", help="write student versions of the notebooks (solutions removed)")
+    w.add_argument("--out", default="workbook")
+    w.set_defaults(func=cmd_workbook)
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

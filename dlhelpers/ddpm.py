@@ -1,0 +1,78 @@
+"""DDPM sampling: the reverse step and the full 500-step sampler.
+
+Reference: Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models", 2020, arXiv:2006.11239.
+- Eq. (11): μ_θ(x_t, t) = 1/√α_t · (x_t − β_t/√(1 − ᾱ_t) · ε_θ(x_t, t)).
+- Algorithm 2: x_{t−1} = μ_θ(x_t, t) + σ_t z, with σ_t² = β_t and z ~ N(0, I) if t > 1, else z = 0.
+
+Key: x_t = x_t, eps_pred = ε_θ(x_t, t), schedule.beta = β, schedule.alpha = α, schedule.alpha_bar = ᾱ, z = z.
+"""
+from __future__ import annotations
+
+import torch
+
+from .sampling import SampleResult, draw_noise, reverse_loop
+from .schedules import extract
+from .validation import check_generator, check_image_batch, check_int_timesteps, check_same_device
+
+
+def ddpm_step(x_t: torch.Tensor, t, eps_pred: torch.Tensor, schedule, z: torch.Tensor | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """One reverse step x_t → x_{t−1}. ``t`` is an int in 1…T or a (B,) integer tensor.
+
+    No noise is added where t = 1 (the last step lands on the clean image), whatever ``z`` says.
+    """
+    check_image_batch(x_t, "x_t")
+    check_image_batch(eps_pred, "eps_pred")
+    if eps_pred.shape != x_t.shape:
+        raise ValueError(f"eps_pred must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps_pred.shape)}")
+    if z is not None:
+        check_image_batch(z, "z")
+        if z.shape != x_t.shape:
+            raise ValueError(f"z must have the shape of x_t {tuple(x_t.shape)}, got {tuple(z.shape)}")
+    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
+    check_generator(generator)
+    t = check_int_timesteps(t, schedule.timesteps, x_t.shape[0], "t", x_t.device)
+    if isinstance(t, int) and t < 1 or isinstance(t, torch.Tensor) and bool((t < 1).any()):
+        raise ValueError("t must be in 1…T for a reverse step (t = 0 is already the clean image)")
+    if schedule.device != x_t.device:
+        schedule = schedule.to(x_t.device)
+    return _ddpm_update(x_t, t, eps_pred.to(x_t.dtype), schedule, z, generator)
+
+
+def _ddpm_update(x_t, t, eps_pred, schedule, z, generator, extra_noise=True):
+    beta_t = extract(schedule.beta, t, x_t.shape)
+    alpha_t = extract(schedule.alpha, t, x_t.shape)
+    alpha_bar_t = extract(schedule.alpha_bar, t, x_t.shape)
+    # 1. posterior mean μ_θ, eq. (11)
+    mean = (x_t - eps_pred * (1 - alpha_t) / (1 - alpha_bar_t).sqrt()) / alpha_t.sqrt()
+    # 2. Algorithm 2: σ_t z with σ_t = √β_t, and z = 0 on the last step (t = 1)
+    if not extra_noise:
+        return mean
+    if isinstance(t, int):
+        if t == 1:
+            return mean
+        z = draw_noise(x_t, generator) if z is None else z
+        return mean + beta_t.sqrt() * z
+    z = draw_noise(x_t, generator) if z is None else z
+    keep = (t > 1).to(x_t.dtype).reshape(-1, *([1] * (x_t.ndim - 1)))
+    return mean + keep * beta_t.sqrt() * z
+
+
+def sample_ddpm(model, n_samples: int, schedule, context=None, extra_noise: bool = True,
+                generator: torch.Generator | None = None, save_every: int = 20, progress: bool = True,
+                guidance_scale: float = 1.0, precision: str = "auto", x_T: torch.Tensor | None = None
+                ) -> SampleResult:
+    """Algorithm 2 over all T steps. ``extra_noise=False`` drops σ_t z (the "without extra noise" demo, which
+    collapses to blurry averages); ``context`` (N, n_cfeat) or (n_cfeat,) or None for the null context."""
+    if not isinstance(extra_noise, bool):
+        raise TypeError(f"extra_noise must be True or False, got {type(extra_noise).__name__}")
+    T = schedule.timesteps
+    pairs = [(t, t - 1) for t in range(T, 0, -1)]
+
+    def step(x, t, t_prev, eps, sched, gen):
+        return _ddpm_update(x, t, eps, sched, None, gen, extra_noise)
+
+    return reverse_loop(model, schedule, n_samples, pairs, step, context=context, guidance_scale=guidance_scale,
+                        generator=generator, x_T=x_T, save_every=save_every, progress=progress,
+                        precision=precision, desc="DDPM")
+

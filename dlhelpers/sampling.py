@@ -1,0 +1,108 @@
+"""The reverse-process loop shared by the DDPM and DDIM samplers, and classifier-free guidance.
+
+References
+- Ho et al., DDPM, 2020, arXiv:2006.11239 — Algorithm 2 (sampling): start from x_T ~ N(0, I), step t = T…1.
+- Song, Meng & Ermon, DDIM, 2021, arXiv:2010.02502 — the same loop over a subsequence τ of the timesteps.
+- Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.12598 — eq. (6):
+      ε̃ = ε_θ(x_t, ∅) + w · (ε_θ(x_t, c) − ε_θ(x_t, ∅)),
+  written with w = 1 meaning plain conditional sampling (the paper's w is our w − 1).
+
+The loop does no per-step work that scales with the model: schedule values live on the model's device before the
+loop starts, the normalised times t/T are one precomputed tensor, and nothing calls ``.item()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, List, Sequence
+
+import torch
+
+from . import precision as fast
+from .validation import (check_context, check_generator, check_image_batch, check_positive_int, check_real)
+
+
+@dataclass
+class SampleResult:
+    """``samples`` (N, C, H, W) in about [−1, 1]; ``frames`` (F, N, C, H, W) on the CPU: x_t at
+    ``frame_timesteps`` (descending, ending at 0); ``x0_preds`` the model's estimate of x̂₀ at the same steps."""
+
+    samples: torch.Tensor
+    frames: torch.Tensor
+    frame_timesteps: List[int] = field(default_factory=list)
+    x0_preds: torch.Tensor | None = None
+
+
+def predict_noise(model, x: torch.Tensor, t_norm: torch.Tensor, context: torch.Tensor | None,
+                  guidance_scale: float = 1.0) -> torch.Tensor:
+    """ε for a batch, with classifier-free guidance when ``guidance_scale`` ≠ 1 (one batched forward)."""
+    if context is None or guidance_scale == 1.0:
+        return model(x, t_norm, context).float()
+    B = x.shape[0]
+    eps = model(torch.cat([x, x]), torch.cat([t_norm, t_norm]),
+                torch.cat([context, torch.zeros_like(context)])).float()
+    eps_cond, eps_uncond = eps[:B], eps[B:]
+    return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+
+
+def model_geometry(model):
+    try:
+        return model.in_channels, model.h, model.n_cfeat
+    except AttributeError:
+        raise TypeError("model must be a ContextUnet-like module with in_channels, h and n_cfeat attributes") from None
+
+
+def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: Callable,
+                 context=None, guidance_scale: float = 1.0, generator=None, x_T=None,
+                 save_every: int = 20, progress: bool = True, precision: str = "auto",
+                 desc: str = "sampling") -> SampleResult:
+    """Run x ← step(x, t, t_prev, ε, schedule, generator) over ``pairs`` = [(t, t_prev), …] from t = T down."""
+    from tqdm.auto import tqdm
+
+    n_samples = check_positive_int(n_samples, "n_samples")
+    save_every = check_positive_int(save_every, "save_every")
+    guidance_scale = check_real(guidance_scale, "guidance_scale", low=0.0)
+    check_generator(generator)
+    fast.autocast_dtype(precision, "cpu")  # validates the name
+    channels, height, n_cfeat = model_geometry(model)
+    device = fast.model_device(model)
+    if generator is not None and generator.device != device:
+        raise ValueError(f"generator is on {generator.device} but the model is on {device}")
+    context = check_context(context, n_samples, n_cfeat, "context", device=device)
+    if x_T is None:
+        x = torch.randn((n_samples, channels, height, height), generator=generator, device=device)
+    else:
+        check_image_batch(x_T, "x_T", channels=channels)
+        if tuple(x_T.shape) != (n_samples, channels, height, height):
+            raise ValueError(f"x_T must have shape {(n_samples, channels, height, height)}, got {tuple(x_T.shape)}")
+        if x_T.device != device:
+            raise ValueError(f"x_T is on {x_T.device} but the model is on {device}")
+        x = x_T.float().clone()
+    schedule = schedule.to(device)
+    T = schedule.timesteps
+    t_norm = (torch.arange(T + 1, device=device, dtype=torch.float32) / T).unsqueeze(1).expand(T + 1, n_samples)
+    ab_sqrt = schedule.alpha_bar.sqrt()
+    one_minus_ab_sqrt = (1 - schedule.alpha_bar).sqrt()
+
+    frames, x0s, frame_ts = [], [], []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), fast.autocast(precision, device):
+            for i, (t, t_prev) in enumerate(tqdm(pairs, desc=desc, disable=not progress, leave=False)):
+                eps = predict_noise(model, fast.to_memory_format(x), t_norm[t], context, guidance_scale)
+                if i % save_every == 0:
+                    frames.append(x.float().cpu())
+                    x0s.append(((x - one_minus_ab_sqrt[t] * eps) / ab_sqrt[t]).float().cpu())
+                    frame_ts.append(int(t))
+                x = step(x, t, t_prev, eps, schedule, generator)
+        frames.append(x.float().cpu())
+        x0s.append(x.float().cpu())
+        frame_ts.append(int(pairs[-1][1]))
+    finally:
+        model.train(was_training)
+    return SampleResult(samples=x.float().clone(), frames=torch.stack(frames), frame_timesteps=frame_ts,
+                        x0_preds=torch.stack(x0s))
+
+
+def draw_noise(x: torch.Tensor, generator) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

@@ -1,0 +1,110 @@
+"""Noise schedules and the forward (noising) process.
+
+References
+- Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models" (DDPM), 2020, arXiv:2006.11239.
+  Eq. (4): q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I), with α_t = 1 − β_t and ᾱ_t = ∏_{s=1}^{t} α_s.
+- Nichol & Dhariwal, "Improved Denoising Diffusion Probabilistic Models", 2021, arXiv:2102.09672.
+  Eq. (17): ᾱ_t = f(t)/f(0), f(t) = cos²(((t/T) + s)/(1 + s) · π/2); β_t = min(1 − ᾱ_t/ᾱ_{t−1}, 0.999).
+
+Every tensor has shape (T+1,) and is indexed by t = 0…T exactly as in the paper: index 0 is the clean image
+(ᾱ_0 = 1, the empty product), index T is (almost) pure noise. The course's linear schedule puts β on
+``linspace(0, 1, T+1)`` between β_1 and β_2; we keep that, and compute ᾱ as the exact product over s = 1…t.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .validation import check_image_batch, check_int_timesteps, check_same_device
+
+
+def extract(values: torch.Tensor, t, x_shape) -> torch.Tensor:
+    """values[t] shaped to broadcast over a batch of images: (B,) → (B, 1, 1, 1); an int t → a 0-d tensor."""
+    if isinstance(t, int):
+        return values[t]
+    out = values.gather(0, t.reshape(-1))
+    return out.reshape(-1, *([1] * (len(x_shape) - 1)))
+
+
+@dataclass(frozen=True)
+class NoiseSchedule:
+    """β_t, α_t, ᾱ_t for t = 0…T (each of shape (T+1,)), computed once.
+
+    Key: beta = β_t, alpha = α_t = 1 − β_t, alpha_bar = ᾱ_t = ∏_{s≤t} α_s, timesteps = T.
+    """
+
+    beta: torch.Tensor
+    alpha: torch.Tensor
+    alpha_bar: torch.Tensor
+    timesteps: int
+    name: str = "custom"
+
+    @classmethod
+    def from_betas(cls, beta: torch.Tensor, name: str = "custom") -> "NoiseSchedule":
+        if not isinstance(beta, torch.Tensor) or beta.ndim != 1 or beta.numel() < 2:
+            raise ValueError("beta must be a 1-D tensor of length T+1 ≥ 2 (index 0 is the clean image)")
+        if not torch.isfinite(beta).all() or (beta[1:] <= 0).any() or (beta >= 1).any():
+            raise ValueError("beta must be finite with 0 < β_t < 1 for t = 1…T")
+        beta = beta.to(torch.float32)
+        alpha = 1.0 - beta
+        # ᾱ_0 = 1 (empty product); ᾱ_t = α_1 · … · α_t. Products in float64 so ᾱ_T keeps its digits.
+        alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(alpha[1:].double(), 0)]).float()
+        return cls(beta=beta, alpha=alpha, alpha_bar=alpha_bar, timesteps=beta.numel() - 1, name=name)
+
+    @classmethod
+    def linear(cls, timesteps: int = 500, beta1: float = 1e-4, beta2: float = 0.02) -> "NoiseSchedule":
+        """The course's schedule: β linear in t over ``linspace(0, 1, T+1)``, from β1 to β2."""
+        _check_timesteps(timesteps)
+        if not (isinstance(beta1, (int, float)) and isinstance(beta2, (int, float))):
+            raise TypeError(f"beta1 and beta2 must be numbers, got {type(beta1).__name__}, {type(beta2).__name__}")
+        if not (0 < beta1 < beta2 < 1):
+            raise ValueError(f"expected 0 < beta1 < beta2 < 1, got beta1={beta1}, beta2={beta2}")
+        beta = (beta2 - beta1) * torch.linspace(0, 1, timesteps + 1, dtype=torch.float64) + beta1
+        return cls.from_betas(beta, name=f"linear({beta1:g}→{beta2:g})")
+
+    @classmethod
+    def cosine(cls, timesteps: int = 500, s: float = 0.008) -> "NoiseSchedule":
+        """Nichol & Dhariwal's cosine schedule (eq. 17), β clipped at 0.999 as in the paper."""
+        _check_timesteps(timesteps)
+        t = torch.arange(timesteps + 1, dtype=torch.float64)
+        f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2) ** 2
+        alpha_bar = f / f[0]
+        beta = torch.zeros(timesteps + 1, dtype=torch.float64)
+        beta[1:] = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
+        beta[0] = beta[1]  # unused (t = 0 is the clean image); keeps 0 < β < 1 everywhere
+        return cls.from_betas(beta, name="cosine")
+
+    def to(self, device) -> "NoiseSchedule":
+        return NoiseSchedule(self.beta.to(device), self.alpha.to(device), self.alpha_bar.to(device),
+                             self.timesteps, self.name)
+
+    @property
+    def device(self) -> torch.device:
+        return self.beta.device
+
+    def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
+        """Forward process, DDPM eq. (4) reparameterised: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · ε.
+
+        x0, noise: (B, C, H, W); t: an int in 0…T or a (B,) integer tensor.
+        """
+        check_image_batch(x0, "x0")
+        check_image_batch(noise, "noise")
+        if noise.shape != x0.shape:
+            raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+        check_same_device(x0=x0, noise=noise)
+        t = check_int_timesteps(t, self.timesteps, x0.shape[0], "t", x0.device)
+        alpha_bar = self.alpha_bar.to(x0.device)
+        ab = extract(alpha_bar, t, x0.shape).to(x0.dtype)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def __repr__(self) -> str:
+        return f"NoiseSchedule({self.name}, T={self.timesteps})"
+
+
+def _check_timesteps(timesteps) -> None:
+    if isinstance(timesteps, bool) or not isinstance(timesteps, int):
+        raise TypeError(f"timesteps must be an int, got {type(timesteps).__name__}")
+    if timesteps < 1:
+        raise ValueError(f"timesteps must be ≥ 1, got {timesteps}")

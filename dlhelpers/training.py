@@ -1,0 +1,254 @@
+"""Training an ε-prediction diffusion model: random timestep per image, predict the noise, MSE.
+
+References
+- Ho et al., DDPM, 2020, arXiv:2006.11239 — Algorithm 1 and the simplified loss, eq. (14):
+      L = E_{t, x₀, ε} ‖ε − ε_θ(√ᾱ_t x₀ + √(1 − ᾱ_t) ε, t)‖², t ~ Uniform{1…T}.
+- Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.12598 — Algorithm 1: replace the
+  context by the null context with probability p_uncond, so one network learns ε(x_t, c) and ε(x_t, ∅).
+- Polyak averaging of the weights (EMA), as in Song & Ermon 2020 and DDPM's released code.
+
+The trainer knows nothing about the UNet: any module ``model(x_t, t / T, context)`` → ε works. Every random draw
+(batch order, t, ε, context dropout) comes from generators seeded by ``TrainConfig.seed``; the generator state,
+optimizer, EMA and loss history live in the checkpoint, so a run killed at any moment resumes to the very same
+weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from . import precision as fast
+from .io import CorruptFileError, atomic_torch_save, safe_torch_load
+from .validation import check_positive_int, check_real
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000                 # optimizer steps in total; the LR decays linearly to 0 over them
+    batch_size: int = 100             # the course's batch; large enough for BatchNorm, small enough for a CPU
+    lr: float = 1e-3                  # the course's Adam learning rate
+    warmup_steps: int = 0             # linear warm-up before the decay; a few hundred steps help large LRs
+    p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
+    ema_decay: Optional[float] = 0.999  # weight averaging for smoother samples; None turns it off
+    checkpoint_every: int = 500       # steps between atomic checkpoints (resume point after a kill)
+    seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
+    precision: str = "auto"           # "auto" = bf16 autocast where the CPU/GPU is fast at it; "fp32" for exact tests
+    log_every: int = 10               # steps between loss records / callback calls
+
+    def validate(self) -> "TrainConfig":
+        check_positive_int(self.steps, "steps")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.checkpoint_every, "checkpoint_every")
+        check_positive_int(self.log_every, "log_every")
+        check_positive_int(self.warmup_steps, "warmup_steps", low=0)
+        check_real(self.lr, "lr", low=0.0)
+        check_real(self.p_uncond, "p_uncond", low=0.0, high=1.0)
+        if self.ema_decay is not None:
+            check_real(self.ema_decay, "ema_decay", low=0.0, high=1.0)
+        fast.autocast_dtype(self.precision, "cpu")
+        return self
+
+
+@dataclass
+class TrainResult:
+    steps_done: int
+    losses: List[float] = field(default_factory=list)   # mean loss over each log_every window
+    loss_steps: List[int] = field(default_factory=list)
+    seconds: float = 0.0
+    ema_state: Optional[dict] = None
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then the course's linear decay lr · (1 − progress) towards 0."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * max(0.0, 1.0 - progress)
+
+
+def dataset_tensors(dataset):
+    """(images (N, C, H, W) in [−1, 1], contexts (N, K) or None) from a TensorDataset or any map-style dataset."""
+    if hasattr(dataset, "tensors"):
+        images, contexts = dataset.tensors[0], (dataset.tensors[1] if len(dataset.tensors) > 1 else None)
+    else:
+        items = [dataset[i] for i in range(len(dataset))]
+        images = torch.stack([it[0] if isinstance(it, (tuple, list)) else it for it in items])
+        contexts = torch.stack([it[1] for it in items]) if isinstance(items[0], (tuple, list)) else None
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError("dataset must yield images shaped (C, H, W); got "
+                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+    if not images.is_floating_point() or images.min() < -1.001 or images.max() > 1.001:
+        raise ValueError("dataset images must be float tensors scaled to [−1, 1]")
+    if contexts is not None and (contexts.ndim != 2 or contexts.shape[0] != images.shape[0]):
+        raise ValueError(f"dataset contexts must be shaped (N, n_cfeat), got {tuple(contexts.shape)}")
+    return images.float(), (contexts.float() if contexts is not None else None)
+
+
+def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32"):
+    """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32."""
+    B, T = x0.shape[0], schedule.timesteps
+    t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    x_t = schedule.add_noise(x0, t, noise)
+    if context is not None and p_uncond > 0:
+        keep = torch.rand((B, 1), generator=generator, device=x0.device) >= p_uncond
+        context = context * keep
+    with fast.autocast(precision, x0.device):
+        eps_pred = model(fast.to_memory_format(x_t), t.float() / T, context)
+    return F.mse_loss(eps_pred.float(), noise)
+
+
+def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = TrainConfig(),
+          checkpoint_path: str | Path | None = None, callback: Callable | None = None,
+          progress: bool = True, stop_after: int | None = None, snapshot_steps=(),
+          on_snapshot: Callable | None = None) -> TrainResult:
+    """Train ``model`` in place. Resumes from ``checkpoint_path`` if it exists and writes it every
+    ``checkpoint_every`` steps and at the end. ``callback(step, loss, model)`` runs every ``log_every`` steps.
+    ``on_snapshot(step, state_dict)`` receives the EMA weights (or the raw ones without EMA) after each step in
+    ``snapshot_steps``. ``stop_after`` ends this call early after that many total steps (resume later)."""
+    from tqdm.auto import tqdm
+
+    cfg = config.validate()
+    device = fast.model_device(model)
+    images, contexts = dataset_tensors(dataset)
+    images = fast.to_memory_format(images.to(device))
+    contexts = contexts.to(device) if contexts is not None else None
+    schedule = schedule.to(device)
+    N, B = images.shape[0], min(cfg.batch_size, images.shape[0])
+    batches_per_epoch = N // B
+
+    fast.prepare_model(model, device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
+    result = TrainResult(steps_done=0)
+
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        _load_checkpoint(checkpoint_path, model, optimizer, generator, ema, result, cfg)
+
+    t_start = time.perf_counter() - result.seconds
+    window: List[torch.Tensor] = []
+    last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = tqdm(range(result.steps_done, last), initial=result.steps_done, total=cfg.steps,
+               disable=not progress, desc="training")
+    for step in bar:
+        epoch, k = divmod(step, batches_per_epoch)
+        # Batch order depends only on (seed, epoch): resuming mid-epoch reproduces it without saved state.
+        perm = _epoch_permutation(N, cfg.seed, epoch, device)
+        idx = perm[k * B:(k + 1) * B]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss = diffusion_loss(model, images[idx], contexts[idx] if contexts is not None else None,
+                              schedule, generator, cfg.p_uncond, cfg.precision)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if ema is not None:
+            ema.update(model)
+        window.append(loss.detach())
+        done = step + 1
+        if done % cfg.log_every == 0 or done == last:
+            mean_loss = torch.stack(window).mean().item()
+            window.clear()
+            result.losses.append(mean_loss)
+            result.loss_steps.append(done)
+            bar.set_postfix(loss=f"{mean_loss:.4f}")
+            if callback is not None:
+                callback(done, mean_loss, model)
+        result.steps_done = done
+        if on_snapshot is not None and done in snapshot_steps:
+            on_snapshot(done, ema.state_dict() if ema is not None else model.state_dict())
+        if checkpoint_path is not None and (done % cfg.checkpoint_every == 0 or done == last):
+            result.seconds = time.perf_counter() - t_start
+            _save_checkpoint(checkpoint_path, model, optimizer, generator, ema, result, cfg)
+    bar.close()
+    result.seconds = time.perf_counter() - t_start
+    result.ema_state = ema.state_dict() if ema is not None else None
+    return result
+
+
+def _epoch_permutation(N: int, seed: int, epoch: int, device) -> torch.Tensor:
+    cache = _epoch_permutation.__dict__.setdefault("cache", {})
+    key = (N, seed, epoch, str(device))
+    if key not in cache:
+        cache.clear()
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        cache[key] = torch.randperm(N, generator=g).to(device)
+    return cache[key]
+
+
+class EMA:
+    """Exponential moving average of the weights: θ_ema ← d · θ_ema + (1 − d) · θ, buffers copied.
+
+    The decay warms up as min(d, (1 + n) / (10 + n)) after n updates, so early snapshots are not dominated by the
+    random initialisation.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.updates = 0
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        # state_dict() tensors share storage with the live weights, which the optimizer updates in place.
+        live = model.state_dict()
+        self._float = [(self.shadow[k], v) for k, v in live.items() if v.is_floating_point()]
+        self._other = [(self.shadow[k], v) for k, v in live.items() if not v.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_([s for s, _ in self._float], [v for _, v in self._float], 1 - decay)
+        for s, v in self._other:
+            s.copy_(v)
+
+    def state_dict(self) -> dict:
+        return {k: v.clone() for k, v in self.shadow.items()}
+
+    def load_state_dict(self, state: dict, updates: int = 0) -> None:
+        for k, v in state.items():
+            self.shadow[k].copy_(v)
+        self.updates = updates
+
+
+def _save_checkpoint(path, model, optimizer, generator, ema, result: TrainResult, cfg: TrainConfig) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "ema": ema.state_dict() if ema is not None else None,
+        "steps_done": result.steps_done,
+        "losses": result.losses,
+        "loss_steps": result.loss_steps,
+        "seconds": result.seconds,
+        "config": asdict(cfg),
+    }
+    atomic_torch_save(state, path)
+
+
+def _load_checkpoint(path, model, optimizer, generator, ema, result: TrainResult, cfg: TrainConfig) -> None:
+    state = safe_torch_load(path, map_location=fast.model_device(model))
+    if not isinstance(state, dict) or "model" not in state or "steps_done" not in state:
+        raise CorruptFileError(f"{path} is not a training checkpoint; delete it to start afresh")
+    saved = state.get("config", {})
+    for key in ("seed", "batch_size", "steps", "lr", "p_uncond", "ema_decay", "warmup_steps"):
+        if key in saved and saved[key] != getattr(cfg, key):
+            raise ValueError(f"checkpoint {path} was made with {key}={saved[key]!r}, but config has "
+                             f"{key}={getattr(cfg, key)!r}; use the same config to resume or delete the checkpoint")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"].cpu() if hasattr(state["generator"], "cpu") else state["generator"])
+    if ema is not None and state.get("ema") is not None:
+        ema.load_state_dict(state["ema"], updates=int(state["steps_done"]))
+    result.steps_done = int(state["steps_done"])
+    result.losses = list(state["losses"])
+    result.loss_steps = list(state["loss_steps"])
+    result.seconds = float(state.get("seconds", 0.0))
+    if math.isnan(result.seconds):
+        result.seconds = 0.0
