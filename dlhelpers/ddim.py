@@ -34,6 +34,7 @@ def ddim_step(x_t: torch.Tensor, t, t_prev, eps_pred: torch.Tensor, schedule, et
               z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """One DDIM step x_t → x_{t_prev}, eq. (12). ``t``, ``t_prev``: ints (0 ≤ t_prev < t ≤ T) or (B,) tensors."""
     check_image_batch(x_t, "x_t")
+    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
     check_image_batch(eps_pred, "eps_pred")
     if eps_pred.shape != x_t.shape:
         raise ValueError(f"eps_pred must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps_pred.shape)}")

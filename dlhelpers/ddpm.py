@@ -22,6 +22,7 @@ def ddpm_step(x_t: torch.Tensor, t, eps_pred: torch.Tensor, schedule, z: torch.T
     No noise is added where t = 1 (the last step lands on the clean image), whatever ``z`` says.
     """
     check_image_batch(x_t, "x_t")
+    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
     check_image_batch(eps_pred, "eps_pred")
     if eps_pred.shape != x_t.shape:
         raise ValueError(f"eps_pred must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps_pred.shape)}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .validation import check_image_batch, check_int_timesteps, check_same_device
+from .validation import check_image_batch, check_int_timesteps, check_same_device, check_tensor
 
 
 def extract(values: torch.Tensor, t, x_shape) -> torch.Tensor:
@@ -90,10 +90,11 @@ class NoiseSchedule:
         x0, noise: (B, C, H, W); t: an int in 0…T or a (B,) integer tensor.
         """
         check_image_batch(x0, "x0")
+        check_tensor(noise, "noise")
+        check_same_device(x0=x0, noise=noise)
         check_image_batch(noise, "noise")
         if noise.shape != x0.shape:
             raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
-        check_same_device(x0=x0, noise=noise)
         t = check_int_timesteps(t, self.timesteps, x0.shape[0], "t", x0.device)
         alpha_bar = self.alpha_bar.to(x0.device)
         ab = extract(alpha_bar, t, x0.shape).to(x0.dtype)

@@ -50,7 +50,7 @@ NUM_CLASSES = len(CLASS_NAMES)
 GENERATOR_VERSION = "1.0"
 DEFAULT_SEED = 20240601
 DEFAULT_N = 50_000
-VARIATIONS_PER_BASE = 20
+VARIATIONS_PER_BASE = 10
 # Class of base design b is _CLASS_PATTERN[b % 50]: hero 16 %, non-hero 26 %, food 16 %, spell 26 %, side 16 %.
 _SHARES = (8, 13, 8, 13, 8)
 REGENERATE_COMMAND = "python -m dlhelpers data"
@@ -584,7 +584,8 @@ def _food(rng):
     elif kind == "cake":
         sponge = _pick(rng, [(0.1, 0.45, 0.95), (0.06, 0.75, 0.45), (0.95, 0.35, 0.95)])
         icing = _pick(rng, [(0.0, 0.0, 0.97), (0.93, 0.35, 0.98), (0.08, 0.7, 0.45), (0.55, 0.3, 0.95)])
-        c.palette(sponge, [_hsv(*icing), _hsv(0.0, 0.9, 0.85), _hsv(0.95, 0.3, 0.95)])
+        sponge = (sponge[0] + rng.uniform(-0.02, 0.02), sponge[1] * rng.uniform(0.85, 1.1), sponge[2] * rng.uniform(0.85, 1.0))
+        c.palette(sponge, [_col(rng, icing), _col(rng, (0.0, 0.9, 0.85)), _hsv(0.95, 0.3, 0.95)])
         if rng.random() < 0.5:  # layered cake
             top = int(rng.integers(6, 8))
             c.put(_rect(top, 3, 13, 12), 2)
@@ -614,8 +615,9 @@ def _food(rng):
         if rng.random() < 0.5:
             c.m = c.m[:, ::-1].copy()
     elif kind == "egg":
-        yolk = (rng.uniform(0.1, 0.14), 0.9, 0.98)
-        c.palette((0.1, 0.04, 0.98), [_hsv(*yolk), _hsv(0.07, 0.9, 0.9), _hsv(0.0, 0.0, 1.0)])
+        yolk = (rng.uniform(0.1, 0.14), rng.uniform(0.8, 0.95), rng.uniform(0.9, 1.0))
+        c.palette((0.1, rng.uniform(0.02, 0.1), rng.uniform(0.92, 1.0)),
+                  [_hsv(*yolk), _hsv(0.07, 0.9, 0.9), _hsv(0.0, 0.0, 1.0)])
         blob = _ellipse(8.0, 7.5, 4.8, 5.6)
         for _ in range(3):
             blob |= _ellipse(rng.uniform(5, 11), rng.uniform(4, 11), rng.uniform(1.5, 2.5), rng.uniform(1.5, 2.5))
@@ -626,7 +628,8 @@ def _food(rng):
         c.put(_ellipse(yy, yx, 2.1, 2.1), 4)
         c.px([(int(yy) - 1, int(yx) - 1)], 6)
     elif kind == "watermelon":
-        c.palette((0.98, 0.75, 0.95), [_hsv(0.3, 0.8, 0.55), _hsv(0.25, 0.3, 0.9), _hsv(0.0, 0.0, 0.1)])
+        c.palette((rng.uniform(0.96, 1.0), rng.uniform(0.6, 0.85), rng.uniform(0.85, 1.0)),
+                  [_col(rng, (0.3, 0.8, 0.55)), _col(rng, (0.25, 0.3, 0.9)), _hsv(0.0, 0.0, 0.1)])
         base = rng.uniform(4.5, 6.5)
         c.put(_ellipse(base, 7.5, 8.0, 6.2) & (_YY >= base), 4)
         c.put(_ellipse(base, 7.5, 6.8, 5.0) & (_YY >= base), 5)
@@ -949,12 +952,12 @@ def write_sprites_file(path: PathLike = DEFAULT_PATH, n: int = DEFAULT_N, seed: 
         "images_per_class": {name: int(counts[i]) for i, name in enumerate(CLASS_NAMES)},
         "base_designs_per_class": {name: bases[name]["designs"] for name in CLASS_NAMES},
         "distinct_shapes_per_class": {name: bases[name]["shapes"] for name in CLASS_NAMES},
-        "generation_seconds": round(gen_s, 2),
         "license": "CC0-1.0 (data), MIT (generator code)",
         "regenerate": REGENERATE_COMMAND,
     }
-    text = json.dumps(meta, indent=2) + "\n"
+    text = json.dumps(meta, indent=2) + "\n"  # no timings in the file: it is byte-for-byte reproducible too
     atomic_write_bytes(_meta_path(path) if meta_path is None else Path(meta_path), text.encode())
+    meta["generation_seconds"] = round(gen_s, 2)  # reported to the caller, kept out of the JSON (reproducible)
     return meta
 
 

@@ -1,0 +1,31 @@
+import pytest
+import torch
+
+from dlhelpers.schedules import NoiseSchedule
+from dlhelpers.unet import ContextUnet
+
+
+@pytest.fixture
+def schedule():
+    return NoiseSchedule.linear(500, 1e-4, 0.02)
+
+
+@pytest.fixture
+def tiny_model():
+    torch.manual_seed(0)
+    return ContextUnet(in_channels=3, n_feat=16, n_cfeat=5, height=16).eval()
+
+
+class OracleModel(torch.nn.Module):
+    """A closed-form 'network' that knows x0: it returns the exact noise ε = (x_t − √ᾱ_t x0) / √(1 − ᾱ_t)."""
+
+    def __init__(self, x0, schedule):
+        super().__init__()
+        self.x0, self.schedule = x0, schedule
+        self.in_channels, self.h, self.n_cfeat = x0.shape[1], x0.shape[2], 5
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, t_norm, c=None):
+        t = (t_norm.reshape(-1) * self.schedule.timesteps).round().long()
+        ab = self.schedule.alpha_bar[t].view(-1, 1, 1, 1)
+        return (x - ab.sqrt() * self.x0) / (1 - ab).sqrt()

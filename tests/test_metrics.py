@@ -1,0 +1,111 @@
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from dlhelpers import metrics as M
+from dlhelpers.io import CorruptFileError
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    return M.heldout_samples(labels=True)
+
+
+def test_classifier_file_small_and_checked():
+    meta = json.loads(M.DEFAULT_CLASSIFIER_PATH.with_suffix(".json").read_text())
+    assert M.DEFAULT_CLASSIFIER_PATH.stat().st_size <= 1_000_000
+    assert meta["size_bytes"] == M.DEFAULT_CLASSIFIER_PATH.stat().st_size
+    model = M.load_classifier()
+    assert not model.training
+    assert M.load_classifier() is model  # cached
+
+
+def test_heldout_accuracy_at_least_98_percent(heldout):
+    x, y = heldout
+    acc = M.context_accuracy(x, y)
+    assert acc["overall"] >= 0.98, acc
+    assert min(acc["per_class"].values()) >= 0.95, acc
+
+
+def test_real_vs_real_and_noise(heldout):
+    x, y = heldout
+    n = 500
+    base = M.real_vs_real_fd(n, seed=0)
+    # real sprites from the *training* split against held-out ones: close to the baseline
+    from dlhelpers.sprites import default_split, images_to_tensor, load_sprites
+    images, labels = load_sprites()
+    train_idx, _ = default_split(len(labels))
+    pick = np.random.default_rng(1).choice(train_idx, n, replace=False)
+    real_fd = M.sprite_fd(images_to_tensor(images[pick]), x[:n])
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(n, 3, 16, 16, generator=g).clamp(-1, 1)
+    noise_fd = M.sprite_fd(noise, x[:n])
+    assert real_fd < 3 * base + 1.0
+    assert noise_fd > 20 * base
+    acc_noise = M.context_accuracy(noise, torch.arange(n) % 5)
+    assert acc_noise["overall"] < 0.5
+    acc_real = M.context_accuracy(images_to_tensor(images[pick]), torch.from_numpy(labels[pick]))
+    assert acc_real["overall"] > 0.98
+
+
+def test_features_and_per_class_nan(heldout):
+    x, y = heldout
+    f = M.classifier_features(x[:10])
+    assert f.shape == (10, M.FEATURE_DIM) and f.dtype == torch.float32
+    acc = M.context_accuracy(x[:10][y[:10] == y[0]], y[:10][y[:10] == y[0]])
+    names = [n for n in acc["per_class"] if not math.isnan(acc["per_class"][n])]
+    assert len(names) == 1
+
+
+def test_frechet_distance_math():
+    mu = torch.zeros(1)
+    assert M.frechet_distance(mu, torch.eye(1), mu, 4 * torch.eye(1)) == pytest.approx(1.0)
+    a = torch.randn(200, 8, generator=torch.Generator().manual_seed(0))
+    c = a.T @ a / 199
+    assert M.frechet_distance(a.mean(0), c, a.mean(0), c) == pytest.approx(0.0, abs=1e-8)
+    assert M.frechet_distance(torch.zeros(8), c, torch.ones(8), c) == pytest.approx(8.0, abs=1e-6)
+
+
+def test_bad_inputs(heldout):
+    x, y = heldout
+    x, y = x[:8], y[:8]
+    with pytest.raises(ValueError, match="samples"):
+        M.context_accuracy(x[0], y)                      # wrong rank
+    with pytest.raises(ValueError, match="samples"):
+        M.context_accuracy(x[:, :1], y)                  # wrong channels
+    with pytest.raises(ValueError, match="requested_labels"):
+        M.context_accuracy(x, y[:5])                     # length mismatch
+    with pytest.raises(ValueError, match="requested_labels"):
+        M.context_accuracy(x, torch.full((8,), 5))       # out of range
+    with pytest.raises(TypeError, match="requested_labels"):
+        M.context_accuracy(x, y.float())
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="samples"):
+        M.classifier_features(bad)
+    with pytest.raises(ValueError, match="reference"):
+        M.sprite_fd(x, bad)
+    with pytest.raises(TypeError, match="samples"):
+        M.sprite_fd(x.numpy(), x)
+    with pytest.raises(TypeError, match="samples"):
+        M.classifier_features((x * 127).to(torch.uint8))
+    with pytest.raises(ValueError, match="n"):
+        M.real_vs_real_fd(10**6)
+
+
+def test_corrupt_classifier_raises(tmp_path):
+    dst = tmp_path / "classifier.pt"
+    shutil.copy(M.DEFAULT_CLASSIFIER_PATH, dst)
+    shutil.copy(M.DEFAULT_CLASSIFIER_PATH.with_suffix(".json"), dst.with_suffix(".json"))
+    data = bytearray(dst.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dst.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="python -m dlhelpers classifier"):
+        M.load_classifier(path=dst)
+    dst.unlink()
+    with pytest.raises(CorruptFileError, match="python -m dlhelpers classifier"):
+        M.load_classifier(path=dst)

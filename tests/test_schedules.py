@@ -1,0 +1,65 @@
+import math
+
+import pytest
+import torch
+
+from dlhelpers.schedules import NoiseSchedule, extract
+
+
+def test_linear_matches_course_definition(schedule):
+    T = 500
+    beta = (0.02 - 1e-4) * torch.linspace(0, 1, T + 1, dtype=torch.float64) + 1e-4
+    assert schedule.timesteps == T
+    assert schedule.beta.shape == schedule.alpha.shape == schedule.alpha_bar.shape == (T + 1,)
+    torch.testing.assert_close(schedule.beta, beta.float())
+    torch.testing.assert_close(schedule.alpha, 1 - beta.float())
+    assert schedule.alpha_bar[0].item() == 1.0
+
+
+def test_alpha_bar_is_the_cumulative_product(schedule):
+    # second derivation: an explicit Python loop over s = 1..t in float64
+    prod, expected = 1.0, [1.0]
+    for s in range(1, schedule.timesteps + 1):
+        prod *= 1.0 - float(schedule.beta[s])
+        expected.append(prod)
+    torch.testing.assert_close(schedule.alpha_bar.double(), torch.tensor(expected, dtype=torch.float64),
+                               rtol=1e-6, atol=1e-7)
+    assert (schedule.alpha_bar[1:] < schedule.alpha_bar[:-1]).all()
+
+
+def test_cosine_schedule_follows_nichol_dhariwal():
+    sch = NoiseSchedule.cosine(timesteps=100)
+    f = lambda t: math.cos(((t / 100) + 0.008) / 1.008 * math.pi / 2) ** 2
+    for t in (0, 1, 10, 50, 90):
+        assert abs(sch.alpha_bar[t].item() - f(t) / f(0)) < 1e-5
+    assert sch.alpha_bar[0].item() == 1.0 and (sch.beta <= 0.999).all()
+
+
+def test_extract_broadcasts_per_sample():
+    values = torch.arange(10.0)
+    out = extract(values, torch.tensor([1, 4, 9]), (3, 3, 16, 16))
+    assert out.shape == (3, 1, 1, 1)
+    assert out.flatten().tolist() == [1.0, 4.0, 9.0]
+    assert extract(values, 7, (3, 3, 16, 16)).item() == 7.0
+
+
+def test_add_noise_formula_exact(schedule):
+    x0, noise = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
+    t = torch.tensor([0, 1, 250, 500])
+    xt = schedule.add_noise(x0, t, noise)
+    for i, ti in enumerate(t.tolist()):
+        ab = schedule.alpha_bar[ti]
+        torch.testing.assert_close(xt[i], ab.sqrt() * x0[i] + (1 - ab).sqrt() * noise[i])
+    torch.testing.assert_close(xt[0], x0[0])  # t = 0 is the clean image
+    # int t equals the same t for every sample
+    torch.testing.assert_close(schedule.add_noise(x0, 250, noise), schedule.add_noise(x0, torch.full((4,), 250), noise))
+
+
+def test_add_noise_mean_and_variance_statistically(schedule):
+    g = torch.Generator().manual_seed(0)
+    n, t = 200_000, 300
+    x0 = torch.full((n, 1, 1, 1), 0.7)
+    xt = schedule.add_noise(x0, t, torch.randn(x0.shape, generator=g))
+    ab = schedule.alpha_bar[t].item()
+    assert abs(xt.mean().item() - math.sqrt(ab) * 0.7) < 0.01
+    assert abs(xt.var().item() - (1 - ab)) < 0.01  # a missing √ on (1 − ᾱ) would give (1 − ᾱ)²

@@ -1,0 +1,131 @@
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from dlhelpers.io import CorruptFileError
+from dlhelpers.schedules import NoiseSchedule
+from dlhelpers.training import EMA, TrainConfig, lr_at, train
+from dlhelpers.unet import ContextUnet
+
+
+def synthetic_set(n=64):
+    """Tiny images: a bright square in one of two corners; the class is the corner."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    x = -torch.ones(n, 3, 16, 16)
+    for i, k in enumerate(labels.tolist()):
+        x[i, :, 2 + 8 * k:6 + 8 * k, 2:6] = 1
+    ctx = torch.nn.functional.one_hot(labels, 5).float()
+    return TensorDataset(x, ctx)
+
+
+def fresh_model():
+    torch.manual_seed(0)
+    return ContextUnet(3, 16, 5, 16)
+
+
+CFG = dict(batch_size=16, lr=2e-3, checkpoint_every=3, seed=0, precision="fp32", log_every=1, ema_decay=0.99)
+
+
+def test_a_few_steps_lower_the_loss():
+    sch = NoiseSchedule.linear(50)
+    res = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=40, **CFG), progress=False)
+    first, last = sum(res.losses[:5]) / 5, sum(res.losses[-5:]) / 5
+    assert res.steps_done == 40 and last < 0.7 * first, (first, last)
+
+
+def test_kill_and_resume_gives_the_same_weights(tmp_path):
+    sch = NoiseSchedule.linear(50)
+    cfg = TrainConfig(steps=8, **CFG)
+    straight = fresh_model()
+    train(straight, synthetic_set(), sch, cfg, checkpoint_path=tmp_path / "a.ckpt", progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_5(step, loss, model):
+        if step == 5:
+            raise Killed  # after the checkpoint at step 3, before the one at 6
+
+    interrupted = fresh_model()
+    with pytest.raises(Killed):
+        train(interrupted, synthetic_set(), sch, cfg, checkpoint_path=tmp_path / "b.ckpt", callback=kill_at_5,
+              progress=False)
+    resumed = fresh_model()  # a new process: fresh weights, everything else from the checkpoint
+    res = train(resumed, synthetic_set(), sch, cfg, checkpoint_path=tmp_path / "b.ckpt", progress=False)
+    assert res.steps_done == 8 and len(res.losses) == 8
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_a_partial_checkpoint_never_replaces_a_good_one(tmp_path, monkeypatch):
+    sch = NoiseSchedule.linear(50)
+    ckpt = tmp_path / "run.ckpt"
+    train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, **CFG), checkpoint_path=ckpt, progress=False)
+    good = ckpt.read_bytes()
+
+    import dlhelpers.io as dio
+    real_save = torch.save
+
+    def torn_save(obj, f, *a, **k):
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(dio.torch, "save", torn_save)
+    with pytest.raises(OSError):
+        train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=6, **{**CFG, "checkpoint_every": 3}),
+              checkpoint_path=tmp_path / "other.ckpt", progress=False)
+    monkeypatch.setattr(dio.torch, "save", real_save)
+    assert ckpt.read_bytes() == good
+    assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / "other.ckpt").exists()
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path):
+    ckpt = tmp_path / "bad.ckpt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CorruptFileError, match="bad.ckpt"):
+        train(fresh_model(), synthetic_set(), NoiseSchedule.linear(50), TrainConfig(steps=2, **CFG),
+              checkpoint_path=ckpt, progress=False)
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    sch, ckpt = NoiseSchedule.linear(50), tmp_path / "c.ckpt"
+    train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, **CFG), checkpoint_path=ckpt, progress=False)
+    with pytest.raises(ValueError, match="seed"):
+        train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, **{**CFG, "seed": 1}), checkpoint_path=ckpt,
+              progress=False)
+
+
+def test_lr_decays_linearly_like_the_course():
+    cfg = TrainConfig(steps=100, lr=1e-3)
+    assert lr_at(0, cfg) == pytest.approx(1e-3) and lr_at(50, cfg) == pytest.approx(5e-4)
+    assert lr_at(99, cfg) == pytest.approx(1e-5)
+    warm = TrainConfig(steps=110, lr=1e-3, warmup_steps=10)
+    assert lr_at(0, warm) == pytest.approx(1e-4) and lr_at(10, warm) == pytest.approx(1e-3)
+
+
+def test_ema_tracks_the_weights():
+    m = torch.nn.Linear(2, 1)
+    ema = EMA(m, decay=0.5)
+    w0 = m.weight.detach().clone()
+    with torch.no_grad():
+        m.weight.add_(1.0)
+    for _ in range(200):
+        ema.update(m)
+    torch.testing.assert_close(ema.state_dict()["weight"], w0 + 1.0)
+
+
+def test_context_dropout_uses_null_context(monkeypatch):
+    """With p_uncond = 1 every context the model sees is the zero vector."""
+    seen = []
+    model = fresh_model()
+    real_forward = model.forward
+
+    def spy(x, t, c=None):
+        seen.append(c.detach().clone())
+        return real_forward(x, t, c)
+
+    model.forward = spy
+    train(model, synthetic_set(), NoiseSchedule.linear(50), TrainConfig(steps=2, **{**CFG, "p_uncond": 1.0}),
+          progress=False)
+    assert seen and all(c.abs().sum() == 0 for c in seen)
