@@ -46,6 +46,9 @@ def atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> 
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a shipped file should be readable like any other
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from dlhelpers.io import CorruptFileError, atomic_write, atomic_write_bytes, sha256_file
+from dlhelpers.io import CorruptFileError, atomic_write_bytes, sha256_file, verify_file
 
 PathLike = Union[str, os.PathLike]
 
@@ -972,7 +972,6 @@ def load_sprites(path: Optional[PathLike] = None) -> Tuple[np.ndarray, np.ndarra
     except (OSError, ValueError, KeyError) as exc:
         raise CorruptFileError(f"{meta_file} is missing or unreadable ({exc}). "
                                f"Regenerate it with: {REGENERATE_COMMAND}") from exc
-    from dlhelpers.io import verify_file
     verify_file(path, expected, REGENERATE_COMMAND)
     try:
         with np.load(path, allow_pickle=False) as z:
