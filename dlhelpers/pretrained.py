@@ -7,6 +7,7 @@ command, the configuration, the wall time, the machine and the loss curve. Weigh
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -16,7 +17,8 @@ from .io import CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_to
 from .schedules import NoiseSchedule
 from .unet import ContextUnet
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "data" / "weights"
+# DLHELPERS_WEIGHTS_DIR points the loader at another folder with the same layout (e.g. weights you trained).
+WEIGHTS_DIR = Path(os.environ.get("DLHELPERS_WEIGHTS_DIR") or Path(__file__).resolve().parent.parent / "data" / "weights")
 REGENERATE = "python -m dlhelpers train --preset course"
 
 
