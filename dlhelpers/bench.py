@@ -160,7 +160,7 @@ def quality_section(smoke: bool):
     from .metrics import context_accuracy, heldout_samples, real_vs_real_fd, sprite_fd
     from .pretrained import available, load_pretrained
 
-    per_class = 2 if smoke else 12
+    per_class = 2 if smoke else 50  # 250 sprites: at 60 the FD noise floor (≈6) hid every difference
     n = 5 * per_class
     labels = torch.arange(5).repeat_interleave(per_class)
     context = torch.eye(5)[labels]
