@@ -1,3 +1,4 @@
+"""``python -m dlhelpers``: see ``dlhelpers.cli``."""
 import sys
 
 from .cli import main

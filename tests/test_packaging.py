@@ -59,7 +59,7 @@ def test_cli_train_tiny_resumes_and_writes_a_manifest(tmp_path):
     assert len(manifest["loss_curve"]["loss"]) == 2
 
 
-def test_module_sizes_stay_readable():
+def test_every_module_opens_with_a_docstring():
     for path in (ROOT / "dlhelpers").glob("*.py"):
         first = path.read_text().lstrip().splitlines()[0]
         assert first.startswith('"""'), f"{path.name} must open with a docstring"

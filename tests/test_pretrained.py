@@ -6,6 +6,7 @@ import torch
 
 from dlhelpers import pretrained
 from dlhelpers.io import CorruptFileError
+from dlhelpers.precision import prepare_model
 from dlhelpers.unet import ContextUnet
 
 
@@ -43,7 +44,7 @@ def test_round_trip_through_export(tmp_path, weights_copy):
     model, _ = pretrained.load_pretrained("final", weights_dir=weights_copy)
     sha = pretrained.export_state(model.state_dict(), tmp_path / "again.pt")
     state = torch.load(tmp_path / "again.pt", weights_only=True)
-    other = ContextUnet()
+    other = prepare_model(ContextUnet())  # same memory format, same convolution kernels
     other.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     x, t = torch.randn(2, 3, 16, 16), torch.rand(2)
     torch.testing.assert_close(other.eval()(x, t), model(x, t), rtol=0, atol=0)  # fp16 → fp16 is lossless
