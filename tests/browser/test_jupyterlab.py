@@ -1,0 +1,362 @@
+"""The course in a real browser: each numbered notebook, run with Run → Run All Cells in JupyterLab (headless
+Chromium driven by Playwright), must finish without an error output, render its progress bars, widgets and
+animations, and its widgets must react: the timestep scrubber's slider (01) and the context mixer's "Sample"
+button (04) change the picture. One screenshot per notebook goes to ``tests/browser/screenshots/NN.png``.
+
+The lab server runs on a temporary copy of ``notebooks/`` with ``CI=true`` in its kernels' environment (the
+notebooks shrink their work) and news/update toasts turned off; notebooks run one after another in one browser,
+and each notebook's kernel is shut down before the next one starts.
+Environment: ``DLHELPERS_BROWSER_TIMEOUT`` (seconds per notebook, default 420); ``DLHELPERS_BROWSER_NOTEBOOKS``
+(another folder of notebooks, for developing this test).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright for Python is not installed")
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = Path(os.environ.get("DLHELPERS_BROWSER_NOTEBOOKS") or REPO / "notebooks")
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0[1-5]_*.ipynb"))
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+TIMEOUT_S = float(os.environ.get("DLHELPERS_BROWSER_TIMEOUT", "420"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Which notebook must show which widget (the numbers are the file-name prefixes).
+MUST_HAVE = {"01": {"scrubber", "animation"}, "04": {"mixer"}}
+SCRUBBER, MIXER = ".dlhelpers-timestep-scrubber", ".dlhelpers-context-mixer"
+PROGRESS_CALLS = {"sample_ddpm", "sample_ddim", "train"}  # dlhelpers functions with a tqdm bar
+TEXT_TQDM = re.compile(r"\d+%\|")
+
+
+# ------------------------------------------------------------------------------------------------ the server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+def _request(url: str, method: str):
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status
+
+
+class Lab:
+    def __init__(self, root: Path):
+        self.root, self.port, self.token = root, _free_port(), secrets.token_hex(16)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def api(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base}/api/{path}{sep}token={self.token}"
+
+    def shutdown_kernels(self):
+        for session in _get(self.api("sessions")) or []:
+            _request(self.api(f"sessions/{session['id']}"), "DELETE")
+
+
+def _die_with_parent():
+    """Linux: the server gets SIGTERM if pytest dies without tearing down (killed by a timeout)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "course"
+    root.mkdir()
+    shutil.copytree(NOTEBOOK_DIR, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if (REPO / "data").is_dir():
+        (root / "data").symlink_to(REPO / "data")  # notebooks that look for ../data find it
+    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    server = Lab(root / "notebooks")
+    env = dict(os.environ, CI="true", JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"), PYTHONUNBUFFERED="1")
+    log = open(tmp / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={server.port}", "--ServerApp.port_retries=0", f"--ServerApp.token={server.token}",
+         f"--ServerApp.root_dir={server.root}", f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly"],
+        cwd=server.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)  # so the teardown below runs on `timeout`
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{(tmp / 'server.log').read_text()[-3000:]}")
+            try:
+                _get(server.api("status"), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not answer in 90 s:\n{(tmp / 'server.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield server
+    finally:
+        try:
+            server.shutdown_kernels()
+        except OSError:
+            pass
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(wait)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        log.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+# ------------------------------------------------------------------------------------------- notebook helpers
+def _expects_progress(nb_path: Path) -> bool:
+    """True when a code cell calls a sampler or ``train`` from dlhelpers without ``progress=False``."""
+    trees = []
+    for cell in json.loads(nb_path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            src = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                            for line in "".join(cell["source"]).splitlines())
+            try:
+                trees.append(ast.parse(src))
+            except SyntaxError:
+                continue
+    imported = {alias.asname or alias.name for tree in trees for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlhelpers")
+                for alias in node.names if alias.name in PROGRESS_CALLS}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id in imported) or \
+                    (isinstance(func, ast.Attribute) and func.attr in PROGRESS_CALLS
+                     and (func.attr != "train" or getattr(func.value, "id", "") == "training")):  # not model.train()
+                kw = {k.arg: k.value for k in node.keywords}
+                flag = kw.get("progress")
+                if flag is None or not (isinstance(flag, ast.Constant) and not flag.value):
+                    return True
+    return False
+
+
+STATUS_JS = """() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
+                  .map(e => e.textContent).join(' ')"""
+WATCH_JS = """() => {
+  window.__dl = {progress: 0};
+  const sel = ['.widget-hprogress', '.widget-vprogress', '.widget-progress', 'progress']
+    .map(s => '.jp-OutputArea ' + s).join(', ');
+  const observer = new MutationObserver(() => {
+    if (document.querySelector(sel)) { window.__dl.progress++; observer.disconnect(); }
+  });
+  observer.observe(document.body, {childList: true, subtree: true});
+}"""
+CELLS_JS = "() => window.jupyterapp.shell.currentWidget.context.model.toJSON().cells"
+PROGRESS_JS = """() => {  // a small summary (the full model carries every picture): code cells not yet run, errors
+  const cells = window.jupyterapp.shell.currentWidget.context.model.toJSON().cells;
+  const code = cells.map((c, i) => [c, i]).filter(([c]) => c.cell_type === 'code' && [].concat(c.source).join('').trim());
+  const prompts = Array.from(document.querySelectorAll('.jp-Notebook .jp-InputPrompt')).map(e => e.textContent);
+  return {pending: code.filter(([c]) => !c.execution_count).map(([c, i]) => i),
+          errors: cells.some(c => (c.outputs || []).some(o => o.output_type === 'error')),
+          busy: prompts.some(p => p.includes('*'))};
+}"""
+
+
+def _wait_idle(page, timeout_s: float):
+    page.wait_for_function(f"() => ({STATUS_JS})().includes('| Idle')", timeout=timeout_s * 1000)
+
+
+def _code_cells(cells):
+    return [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def _errors(cells):
+    out = []
+    for i, c in enumerate(cells):
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "error":
+                out.append(f"cell {i}: {o.get('ename')}: {o.get('evalue')}")
+    return out
+
+
+def _run_all(page, timeout_s: float):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    deadline = time.monotonic() + timeout_s
+    time.sleep(1.0)
+    while True:
+        state = page.evaluate(PROGRESS_JS)
+        status = page.evaluate(STATUS_JS)
+        if not state["busy"] and "| Idle" in status and (not state["pending"] or state["errors"]):
+            return page.evaluate(CELLS_JS)
+        if time.monotonic() > deadline:
+            pytest.fail(f"Run All did not finish in {timeout_s:.0f} s (status {status!r}; cells not yet run: "
+                        f"{state['pending']})")
+        time.sleep(1.0)
+
+
+def _img_src(locator) -> str:
+    return locator.evaluate("e => e.src")
+
+
+def _exercise_scrubber(page):
+    box = page.locator(SCRUBBER).first
+    box.scroll_into_view_if_needed()
+    img = box.locator("img").first
+    before = _img_src(img)
+    label = box.locator(".widget-readout").first.text_content()
+    handle = box.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")
+    page.wait_for_function("([img, src]) => img.src !== src", arg=[img.element_handle(), before], timeout=15000)
+    label_after = box.locator(".widget-readout").first.text_content()
+    assert label_after != label, "the scrubber's t readout did not move"
+    # the kernel answers each key press; wait until the caption (sent after the images) shows the last one
+    page.wait_for_function("([el, t]) => el.textContent.includes('t = ' + t)",
+                           arg=[box.locator(".widget-html").first.element_handle(), label_after.strip()],
+                           timeout=15000)
+    return box
+
+
+def _exercise_mixer(page):
+    box = page.locator(MIXER).first
+    box.scroll_into_view_if_needed()
+    img = box.locator("img").first
+    before = _img_src(img)
+    status_before = box.locator(".widget-html").last.text_content()
+    box.locator("button", has_text="Sample").click()
+    page.wait_for_function("([img, src]) => img.src !== src", arg=[img.element_handle(), before], timeout=30000)
+    page.wait_for_function("([el, s]) => el.textContent !== s",
+                           arg=[box.locator(".widget-html").last.element_handle(), status_before], timeout=30000)
+    return box
+
+
+def _exercise_animation(page):
+    anim = page.locator(".jp-OutputArea .animation").first
+    anim.scroll_into_view_if_needed()
+    assert anim.locator("input[type=range]").count() >= 1, "the jshtml animation has no frame slider"
+    img = anim.locator("img").first
+    before = _img_src(img)
+    button = anim.locator("button[title='Last frame']")  # works only if the animation's script ran
+    for attempt in range(3):  # a click can miss while the notebook's lazily sized cells still shift the layout
+        button.evaluate("e => e.scrollIntoView({block: 'center'})")
+        time.sleep(0.5)
+        button.click()
+        try:
+            page.wait_for_function("([img, src]) => img.src !== src", arg=[img.element_handle(), before],
+                                   timeout=5000)
+            if attempt:
+                print(f"(the animation reacted to click number {attempt + 1})")
+            return anim
+        except sync_api.TimeoutError:
+            continue
+    pytest.fail("the jshtml animation did not move to its last frame when 'Last frame' was clicked")
+
+
+# ------------------------------------------------------------------------------------------------------ the test
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
+    number = notebook.name[:2]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        # ?reset: a fresh workspace, so the previous notebook's tab (and a kernel for it) is not restored
+        page.goto(f"{lab.base}/lab/tree/{notebook.name}?reset&token={lab.token}", timeout=60000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
+        _wait_idle(page, 120)
+        page.evaluate(WATCH_JS)
+        start = time.monotonic()
+        cells = _run_all(page, TIMEOUT_S)
+        seconds = time.monotonic() - start
+
+        errors = _errors(cells)
+        assert not errors, f"{notebook.name}: error outputs after Run All:\n" + "\n".join(errors)
+        unrun = [i for i, c in enumerate(cells) if c in _code_cells(cells) and not c.get("execution_count")]
+        assert not unrun, f"{notebook.name}: cells {unrun} never ran"
+        text_bars = [i for i, c in enumerate(cells) for o in c.get("outputs", [])
+                     if o.get("output_type") == "stream" and TEXT_TQDM.search("".join(o.get("text", "")))]
+        assert not text_bars, f"{notebook.name}: tqdm printed text bars (no widget frontend?) in cells {text_bars}"
+        if _expects_progress(notebook):
+            assert page.evaluate("() => window.__dl.progress") > 0, \
+                f"{notebook.name}: a sampler runs with progress=True but no progress bar widget was rendered"
+        broken = page.locator(".jp-OutputArea", has_text="Error displaying widget")
+        assert broken.count() == 0, f"{notebook.name}: {broken.first.text_content()[:200]}"
+
+        need = MUST_HAVE.get(number, set())
+        shown = None
+        if "animation" in need or page.locator(".jp-OutputArea .animation").count():
+            assert page.locator(".jp-OutputArea .animation").count(), f"{notebook.name}: no jshtml animation"
+            shown = _exercise_animation(page)
+        if "scrubber" in need or page.locator(SCRUBBER).count():
+            assert page.locator(SCRUBBER).count(), f"{notebook.name}: the timestep scrubber did not render"
+            shown = _exercise_scrubber(page)
+        if "mixer" in need or page.locator(MIXER).count():
+            assert page.locator(MIXER).count(), f"{notebook.name}: the context mixer did not render"
+            shown = _exercise_mixer(page)
+        if shown is None and page.locator(".jp-OutputArea-output img").count():
+            shown = page.locator(".jp-OutputArea-output img").last
+        if shown is not None:
+            shown.evaluate("e => e.scrollIntoView({block: 'center'})")
+            time.sleep(0.3)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{number}.png"))
+        print(f"{notebook.name}: Run All took {seconds:.0f} s" +
+              (f"; page errors: {console_errors[:3]}" if console_errors else ""))
+    except BaseException:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{number}.png"))  # the state it failed in
+        raise
+    finally:
+        page.close()
+        try:
+            lab.shutdown_kernels()
+        except OSError:
+            pass

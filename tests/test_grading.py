@@ -1,0 +1,276 @@
+"""Student versions and nbgrader autograding of the course notebooks, end to end (issue #6).
+
+Everything is written under pytest's tmp_path, never into the repository. The kernels run the notebooks in their
+CI size (env CI=true; the notebooks shrink their work then). To stay within a few minutes on a 2-core CPU the
+grading is a representative subset: the untouched student version of EVERY notebook, plus the full solution and
+three broken submissions (syntax error, an exception, an infinite loop) of the cheapest notebook.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import socket
+import time
+
+import nbformat
+import pytest
+
+from dlhelpers import workbook as wb
+
+NOTEBOOKS = wb.numbered_notebooks()
+# The cheapest notebook to execute (measured: 02 runs in ~18 s, the others in 70–100 s, 1 thread under load).
+CHEAP = next((p for p in NOTEBOOKS if p.name.startswith("02_")), NOTEBOOKS[0])
+BEGIN_SOL, END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HID, END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+HINT = "not implemented yet"          # what dlhelpers.checks says about an untouched stub
+# Per-cell limit for the broken submissions: the infinite loop costs this much. The cheap notebook's slowest cell
+# takes ~6 s on one thread; raise it with DLHELPERS_GRADING_CELL_TIMEOUT on a much slower or busy machine.
+BAD_CELL_TIMEOUT = int(os.environ.get("DLHELPERS_GRADING_CELL_TIMEOUT", "30"))
+
+
+def _require_nbgrader():
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        pytest.skip('nbgrader is not installed: the instructor tooling needs pip install -e ".[instructor]"')
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ci_sized_kernels():
+    """Kernels started by nbgrader inherit this: the notebooks run their CI-sized work."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CI", os.environ.get("CI") or "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """course/source and course/release for every notebook, by `nbgrader generate_assignment` (as documented)."""
+    _require_nbgrader()
+    root = tmp_path_factory.mktemp("course")
+    t0 = time.perf_counter()
+    names = wb.generate_assignments(root)
+    print(f"generate_assignment for {len(names)} notebooks: {time.perf_counter() - t0:.1f} s")
+    assert names == [p.stem for p in NOTEBOOKS]
+    return root
+
+
+def _regions(text: str, begin: str, end: str) -> list[str]:
+    return re.findall(re.escape(begin) + r"\n(.*?)" + re.escape(end), text, flags=re.S)
+
+
+def _error_cells(nb) -> dict:
+    """cell index → list of (ename, evalue) of its error outputs."""
+    out: dict = {}
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            if o.output_type == "error":
+                out.setdefault(i, []).append((o.ename, o.evalue))
+    return out
+
+
+def _grade_cell(nb, i) -> bool:
+    return bool(nb.cells[i].metadata.get("nbgrader", {}).get("grade"))
+
+
+# ------------------------------------------------------------------------------------------ student versions
+def test_nbgrader_missing_gives_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "nbgrader.preprocessors", None)
+    with pytest.raises(wb.NbgraderMissing, match=re.escape('pip install -e ".[instructor]"')):
+        wb.write_workbook(tmp_path / "workbook")
+    assert wb.main(["workbook", "--out", str(tmp_path / "workbook")]) == 1
+
+
+def test_student_versions_offline_without_solutions_or_hidden_tests(course, tmp_path, monkeypatch, capsys):
+    from dlhelpers.cli import main
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("making the workbook tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    out = tmp_path / "workbook"
+    assert main(["workbook", "--out", str(out)]) == 0  # the documented `python -m dlhelpers workbook`
+    assert sorted(p.name for p in out.iterdir()) == [p.name for p in NOTEBOOKS]
+
+    for path in NOTEBOOKS:
+        source = nbformat.read(str(path), as_version=4)
+        student_text = (out / path.name).read_text(encoding="utf-8")
+        student = nbformat.reads(student_text, as_version=4)
+        nbformat.validate(student)
+        released = nbformat.read(str(course / "release" / path.stem / path.name), as_version=4)
+        # the self-study workbook is exactly what `nbgrader generate_assignment` releases
+        assert [c.source for c in student.cells] == [c.source for c in released.cells], path.name
+        assert [c.metadata.get("nbgrader") for c in student.cells] == \
+               [c.metadata.get("nbgrader") for c in released.cells], path.name
+        # the text between the markers, and each of its lines, is gone (lines also shown outside the
+        # solution/hidden regions of the source, like an import, do not count)
+        visible = "\n".join(_strip_regions(c.source) for c in source.cells)
+        for version, nbv in (("workbook", student), ("release", released)):
+            text = "\n".join(c.source for c in nbv.cells)
+            for cell in source.cells:
+                for kind, (begin, end) in (("solution", (BEGIN_SOL, END_SOL)), ("hidden test", (BEGIN_HID, END_HID))):
+                    for region in _regions(cell.source, begin, end):
+                        assert region.strip() and region not in text, f"{version} {path.name}: {kind} left in"
+                        for line in region.splitlines():
+                            line = line.strip()
+                            if len(line) >= 8 and not line.startswith("#") and line not in visible:
+                                assert line not in text, f"{version} {path.name} still contains {kind} line {line!r}"
+            for marker in (BEGIN_SOL, END_SOL, BEGIN_HID, END_HID):
+                assert marker not in text, f"{version} {path.name} still contains {marker!r}"
+        for cell in student.cells:
+            assert not cell.get("outputs"), f"{path.name}: the student version has outputs"
+        n_stubs = sum("raise NotImplementedError()" in c.source for c in student.cells)
+        assert n_stubs == len(wb.exercises(path)) >= 2
+
+    # a second run keeps the student's work
+    (out / NOTEBOOKS[0].name).write_text("my work", encoding="utf-8")
+    assert main(["workbook", "--out", str(out)]) == 0
+    assert (out / NOTEBOOKS[0].name).read_text(encoding="utf-8") == "my work"
+    assert "kept" in capsys.readouterr().out
+
+
+def _strip_regions(source: str) -> str:
+    for begin, end in ((BEGIN_SOL, END_SOL), (BEGIN_HID, END_HID)):
+        source = re.sub(re.escape(begin) + r".*?" + re.escape(end), "", source, flags=re.S)
+    return source
+
+
+# -------------------------------------------------------------------------------------------- submissions
+def _solution_code(cell_source: str) -> str:
+    """A student's correct answer: the instructor's solution without the markers."""
+    return "\n".join(l for l in cell_source.splitlines() if l.strip() not in (BEGIN_SOL, END_SOL))
+
+
+def _submission(path, course, answers: dict):
+    """The released notebook with solution cells filled: answers[grade_id] = "solve" or code that replaces the
+    stub's `raise NotImplementedError()` (same indentation); cells not named stay stubs."""
+    source = nbformat.read(str(path), as_version=4)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(str(course / "release" / path.stem / path.name), as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers and cell.metadata["nbgrader"].get("solution"):
+            answer = answers[gid]
+            if answer == "solve":
+                cell.source = _solution_code(solutions[gid])
+            else:
+                assert "raise NotImplementedError()" in cell.source
+                cell.source = cell.source.replace("raise NotImplementedError()", answer)
+    return nb
+
+
+def _write(folder, student, path, nb):
+    (folder / student).mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / student / path.name))
+
+
+def _rows_by(rows):
+    return {(r["student"], r["notebook"], r["grade_id"]): r for r in rows}
+
+
+def _autograded(course, student, path):
+    return nbformat.read(str(course / "autograded" / student / path.stem / path.name), as_version=4)
+
+
+# ---------------------------------------------------------------------------------------------- grading
+def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
+    subs = tmp_path / "submissions"
+    for path in NOTEBOOKS:
+        shutil.copytree(course / "release" / path.stem, subs / "untouched", dirs_exist_ok=True)
+    (subs / "solutions").mkdir()
+    shutil.copyfile(CHEAP, subs / "solutions" / CHEAP.name)  # the instructor's solution notebook as it is
+
+    t0 = time.perf_counter()
+    rows = wb.grade_folder(subs, course, tmp_path / "scores.csv", regenerate=False)
+    print(f"graded {len(NOTEBOOKS)} untouched + 1 solution notebook in {time.perf_counter() - t0:.1f} s")
+    by = _rows_by(rows)
+
+    # the CSV is the same table
+    with open(tmp_path / "scores.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["student"], r["notebook"], r["grade_id"]) for r in table] == \
+           [(r["student"], r["notebook"], r["grade_id"]) for r in rows]
+    assert tuple(table[0]) == wb.SCORE_COLUMNS
+
+    for path in NOTEBOOKS:
+        exs = wb.exercises(path)
+        # untouched: graded (nbgrader exit 0), 0 points on every exercise ...
+        for e in exs:
+            r = by[("untouched", path.stem, e.check_id)]
+            assert (r["status"], r["score"], r["max_score"]) == ("graded", 0.0, e.points), r
+        # ... and errors only in the graded check cells, each with the check's short hint
+        nb = _autograded(course, "untouched", path)
+        errors = _error_cells(nb)
+        assert all(_grade_cell(nb, i) for i in errors), \
+            f"{path.name}: with the stubs, cells other than the checks fail: " \
+            f"{ {i: e for i, e in errors.items() if not _grade_cell(nb, i)} }"
+        check_cells = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+        for i in check_cells:
+            assert errors.get(i), f"{path.name} cell {i}: an unsolved exercise's check did not fail"
+            ename, evalue = errors[i][0]
+            assert ename == "ExerciseError" and HINT in evalue, (path.name, i, ename, evalue)
+            # autograde put the hidden tests back into the graded cell
+            gid = nb.cells[i].metadata["nbgrader"]["grade_id"]
+            src = nbformat.read(str(path), as_version=4)
+            want = next(c.source for c in src.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+            assert nb.cells[i].source == want
+
+    # the solutions: full points, no error anywhere
+    for e in wb.exercises(CHEAP):
+        r = by[("solutions", CHEAP.stem, e.check_id)]
+        assert (r["status"], r["score"], r["max_score"]) == ("graded", float(e.points), float(e.points)), r
+    assert _error_cells(_autograded(course, "solutions", CHEAP)) == {}
+    # notebooks a student did not hand in: listed as missing, 0 points
+    others = [p for p in NOTEBOOKS if p != CHEAP]
+    assert all(by[("solutions", p.stem, e.check_id)]["status"] == "missing" for p in others for e in wb.exercises(p))
+
+
+def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):
+    exs = wb.exercises(CHEAP)
+    first, rest = exs[0], exs[1:]
+    bad = {
+        "syntax_error": "return (",
+        "raises": 'raise ValueError("a bug in my code")',
+        "infinite_loop": "while True:\n        pass",
+    }
+    subs = tmp_path / "submissions"
+    for student, code in bad.items():
+        answers = {first.solution_id: code, **{e.solution_id: "solve" for e in rest}}
+        _write(subs, student, CHEAP, _submission(CHEAP, course, answers))
+
+    t0 = time.perf_counter()
+    rows = wb.grade_folder(subs, course, tmp_path / "scores.csv", cell_timeout=BAD_CELL_TIMEOUT,
+                           submission_timeout=240, regenerate=False)
+    print(f"graded {len(bad)} broken submissions of {CHEAP.name} in {time.perf_counter() - t0:.1f} s")
+    by = _rows_by(rows)
+    source = nbformat.read(str(CHEAP), as_version=4)
+    sol_idx = next(i for i, c in enumerate(source.cells)
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == first.solution_id)
+    for student in bad:
+        r = by[(student, CHEAP.stem, first.check_id)]
+        # nbgrader exited 0 (the submission was graded), the broken exercise scores 0 ...
+        assert (r["status"], r["score"]) == ("graded", 0.0), r
+        # ... and every other exercise keeps its points
+        for e in rest:
+            r = by[(student, CHEAP.stem, e.check_id)]
+            assert (r["status"], r["score"]) == ("graded", float(e.points)), r
+        # the errors stay in the broken exercise's own cells
+        errors = _error_cells(_autograded(course, student, CHEAP))
+        assert set(errors) <= {sol_idx, sol_idx + 1} and sol_idx + 1 in errors, (student, errors)
+    assert _error_cells(_autograded(course, "syntax_error", CHEAP))[sol_idx][0][0] == "SyntaxError"
+    assert "raised ValueError" in _error_cells(_autograded(course, "raises", CHEAP))[sol_idx + 1][0][1]
+
+
+def test_outer_timeout_scores_zero_not_stale(course, tmp_path):
+    """nbgrader killed by the outer timeout: status 'timeout', 0 points (never a previous run's grades)."""
+    subs = tmp_path / "submissions"
+    _write(subs, "killed", CHEAP, _submission(CHEAP, course, {e.solution_id: "solve" for e in wb.exercises(CHEAP)}))
+    wb.import_submissions(subs, course, [CHEAP.stem])
+    status = wb.autograde(course, CHEAP.stem, "killed", timeout=1)
+    assert status == "timeout"
+    rows = wb.scores(course, {("killed", CHEAP.stem): status})
+    assert rows and all(r["score"] == 0 and r["status"] == "timeout" for r in rows if r["notebook"] == CHEAP.stem)
