@@ -162,8 +162,12 @@ def cmd_bench(args) -> int:
 
 
 def cmd_workbook(args) -> int:
-    from .workbook import write_workbook
-    write_workbook(args.out)
+    from .workbook import NbgraderMissing, write_workbook
+    try:
+        write_workbook(args.out)
+    except NbgraderMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
