@@ -177,7 +177,6 @@ def quality_section(smoke: bool):
         rows.append((label, seconds, acc, sprite_fd(samples, reference)))
 
     g = lambda: torch.Generator().manual_seed(2)
-    ddpm_steps = 3 if smoke else None
     if smoke:
         measure("DDIM-3 (smoke)", lambda: sample_ddim(model, n, schedule, steps=3, context=context, x_T=x_T,
                                                       generator=g(), progress=False).samples)

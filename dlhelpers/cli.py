@@ -5,7 +5,6 @@ Each command is a thin layer over the library; everything it writes goes through
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shlex
 import sys

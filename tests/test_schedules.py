@@ -1,6 +1,5 @@
 import math
 
-import pytest
 import torch
 
 from dlhelpers.schedules import NoiseSchedule, extract
