@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import torch
 
@@ -29,3 +31,18 @@ class OracleModel(torch.nn.Module):
         t = (t_norm.reshape(-1) * self.schedule.timesteps).round().long()
         ab = self.schedule.alpha_bar[t].view(-1, 1, 1, 1)
         return (x - ab.sqrt() * self.x0) / (1 - ab).sqrt()
+
+
+def flip_middle_byte(path):
+    """Damage a file in place the way a bad disk or a cut download would: one byte in the middle."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def corrupt_copy(src, dst):
+    """Copy a data file and its JSON sidecar (which holds the expected sha256) to dst, then damage the copy."""
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
+    flip_middle_byte(dst)
+    return dst

@@ -1,12 +1,12 @@
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from dlhelpers import metrics as M
+from conftest import corrupt_copy
 from dlhelpers.io import CorruptFileError
 
 
@@ -100,11 +100,7 @@ def test_bad_inputs(heldout):
 
 def test_corrupt_classifier_raises(tmp_path):
     dst = tmp_path / "classifier.pt"
-    shutil.copy(M.DEFAULT_CLASSIFIER_PATH, dst)
-    shutil.copy(M.DEFAULT_CLASSIFIER_PATH.with_suffix(".json"), dst.with_suffix(".json"))
-    data = bytearray(dst.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    dst.write_bytes(bytes(data))
+    corrupt_copy(M.DEFAULT_CLASSIFIER_PATH, dst)
     with pytest.raises(CorruptFileError, match="python -m dlhelpers classifier"):
         M.load_classifier(path=dst)
     dst.unlink()

@@ -4,6 +4,7 @@ import shutil
 import pytest
 import torch
 
+from conftest import flip_middle_byte
 from dlhelpers import pretrained
 from dlhelpers.io import CorruptFileError
 from dlhelpers.precision import prepare_model
@@ -52,9 +53,7 @@ def test_round_trip_through_export(tmp_path, weights_copy):
 
 
 def test_checksum_mismatch_raises_naming_the_file(weights_copy):
-    data = bytearray((weights_copy / "final.pt").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (weights_copy / "final.pt").write_bytes(bytes(data))
+    flip_middle_byte(weights_copy / "final.pt")
     with pytest.raises(CorruptFileError, match=r"final\.pt.*python -m dlhelpers train"):
         pretrained.load_pretrained("final", weights_dir=weights_copy)
 

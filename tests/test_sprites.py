@@ -1,11 +1,11 @@
 import json
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from dlhelpers import sprites as S
+from conftest import corrupt_copy
 from dlhelpers.io import CorruptFileError, sha256_file
 
 
@@ -81,11 +81,7 @@ def test_classes_have_same_size_on_average():
 
 def test_corrupt_or_missing_file_raises(tmp_path):
     dst = tmp_path / "sprites_16x16.npz"
-    shutil.copy(S.DEFAULT_PATH, dst)
-    shutil.copy(S.DEFAULT_PATH.with_suffix(".json"), dst.with_suffix(".json"))
-    data = bytearray(dst.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    dst.write_bytes(bytes(data))
+    corrupt_copy(S.DEFAULT_PATH, dst)
     with pytest.raises(CorruptFileError, match="python -m dlhelpers data"):
         S.load_sprites(dst)
     dst.unlink()
