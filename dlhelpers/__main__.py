@@ -1,6 +1,6 @@
 """``python -m dlhelpers``: see ``dlhelpers.cli``."""
 import sys
 
-from .cli import main
+from dlhelpers.tools.cli import main
 
 sys.exit(main())

@@ -19,6 +19,10 @@ import torch
 
 PathLike = Union[str, os.PathLike]
 
+# The repository checkout this package lives in (an editable install): data/ and notebooks/ sit beside it.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+
 
 class CorruptFileError(ValueError):
     """A data or weight file is missing, truncated or does not match its recorded checksum."""
@@ -30,10 +34,6 @@ def sha256_file(path: PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:

@@ -13,12 +13,12 @@ from pathlib import Path
 import torch
 
 from . import precision as fast
-from .io import CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file, verify_file
+from .io import DATA_DIR, CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file, verify_file
 from .schedules import NoiseSchedule
 from .unet import ContextUnet
 
 # DLHELPERS_WEIGHTS_DIR points the loader at another folder with the same layout (e.g. weights you trained).
-WEIGHTS_DIR = Path(os.environ.get("DLHELPERS_WEIGHTS_DIR") or Path(__file__).resolve().parent.parent / "data" / "weights")
+WEIGHTS_DIR = Path(os.environ.get("DLHELPERS_WEIGHTS_DIR") or DATA_DIR / "weights")
 REGENERATE = "python -m dlhelpers train --preset course"
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlhelpers import checks
+from dlhelpers.notebook import checks
 from dlhelpers.ddim import ddim_step, ddim_timesteps
 from dlhelpers.ddpm import ddpm_step
 

@@ -17,14 +17,14 @@ import time
 import nbformat
 import pytest
 
-from dlhelpers import workbook as wb
+from dlhelpers.tools import workbook as wb
 
 NOTEBOOKS = wb.numbered_notebooks()
 # The cheapest notebook to execute (measured: 02 runs in ~18 s, the others in 70–100 s, 1 thread under load).
 CHEAP = next((p for p in NOTEBOOKS if p.name.startswith("02_")), NOTEBOOKS[0])
 BEGIN_SOL, END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HID, END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-HINT = "not implemented yet"          # what dlhelpers.checks says about an untouched stub
+HINT = "not implemented yet"          # what dlhelpers.notebook.checks says about an untouched stub
 # Per-cell limit for the broken submissions: the infinite loop costs this much. The cheap notebook's slowest cell
 # takes ~6 s on one thread; raise it with DLHELPERS_GRADING_CELL_TIMEOUT on a much slower or busy machine.
 BAD_CELL_TIMEOUT = int(os.environ.get("DLHELPERS_GRADING_CELL_TIMEOUT", "30"))
@@ -84,7 +84,7 @@ def test_nbgrader_missing_gives_the_install_command(monkeypatch, tmp_path):
 
 
 def test_student_versions_offline_without_solutions_or_hidden_tests(course, tmp_path, monkeypatch, capsys):
-    from dlhelpers.cli import main
+    from dlhelpers.tools.cli import main
 
     def no_network(*args, **kwargs):
         raise AssertionError("making the workbook tried to use the network")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlhelpers import metrics as M
+from dlhelpers.evaluation import metrics as M
 from conftest import corrupt_copy
 from dlhelpers.io import CorruptFileError
 

@@ -12,7 +12,7 @@ import re
 import nbformat
 import pytest
 
-from dlhelpers.workbook import (REPO_ROOT, NbgraderMissing, exercises, numbered_notebooks, points_table,
+from dlhelpers.tools.workbook import (REPO_ROOT, NbgraderMissing, exercises, numbered_notebooks, points_table,
                                 student_notebook)
 
 NOTEBOOKS = numbered_notebooks()
@@ -148,4 +148,4 @@ def test_instructors_md_points_table_is_current():
     assert m, "INSTRUCTORS.md lacks the <!-- points-table:start/end --> block"
     assert m.group(1) == points_table(), (
         "INSTRUCTORS.md's points table is out of date; replace the block with the output of "
-        "`python -m dlhelpers.workbook points-table`")
+        "`python -m dlhelpers.tools.workbook points-table`")

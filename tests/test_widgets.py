@@ -5,7 +5,7 @@ import torch
 
 matplotlib.use("Agg")
 
-from dlhelpers import widgets as W  # noqa: E402
+from dlhelpers.notebook import widgets as W  # noqa: E402
 from dlhelpers.ddim import sample_ddim  # noqa: E402
 from dlhelpers.sampling import SampleResult  # noqa: E402
 

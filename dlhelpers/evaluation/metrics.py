@@ -32,15 +32,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlhelpers.io import CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file, \
+from dlhelpers.io import DATA_DIR, CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file, \
     verify_file
 from dlhelpers.sprites import CLASS_NAMES, NUM_CLASSES, default_split, images_to_tensor, load_metadata, \
     load_sprites
 
-PathLike = Union[str, os.PathLike]
+from dlhelpers.io import PathLike
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CLASSIFIER_PATH = _REPO_ROOT / "data" / "classifier.pt"
+DEFAULT_CLASSIFIER_PATH = DATA_DIR / "classifier.pt"
 REGENERATE_COMMAND = "python -m dlhelpers classifier"
 FEATURE_DIM = 64
 TRAIN_SEED = 0

@@ -22,16 +22,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import precision as fast
-from .course_reference import CourseContextUnet
-from .ddim import sample_ddim
-from .ddpm import sample_ddpm
-from .io import atomic_write_bytes
-from .schedules import NoiseSchedule
-from .unet import ContextUnet
+from dlhelpers import precision as fast
+from dlhelpers.tools.course_reference import CourseContextUnet
+from dlhelpers.ddim import sample_ddim
+from dlhelpers.ddpm import sample_ddpm
+from dlhelpers.io import atomic_write_bytes
+from dlhelpers.schedules import NoiseSchedule
+from dlhelpers.unet import ContextUnet
 
-REPORT = Path(__file__).resolve().parent.parent / "data" / "benchmarks.md"
-README = Path(__file__).resolve().parent.parent / "README.md"
+REPORT = DATA_DIR / "benchmarks.md"
+README = REPO_ROOT / "README.md"
 
 
 def _timed(fn) -> float:
@@ -60,7 +60,7 @@ def _forward_fn(model, x, t, c, precision):
 
 
 def _train_step_fn(model, x, c, schedule, precision, seed=0, course=False):
-    from .training import make_optimizer
+    from dlhelpers.training import make_optimizer
     # the course's plain Adam for the reference; ours uses the trainer's optimizer
     opt = torch.optim.Adam(model.parameters(), lr=1e-4) if course else make_optimizer(model.parameters(), 1e-4, "cpu")
     g = torch.Generator().manual_seed(seed)
@@ -157,8 +157,8 @@ def sampler_section(smoke: bool):
 
 
 def quality_section(smoke: bool):
-    from .metrics import context_accuracy, heldout_samples, real_vs_real_fd, sprite_fd
-    from .pretrained import available, load_pretrained
+    from dlhelpers.evaluation.metrics import context_accuracy, heldout_samples, real_vs_real_fd, sprite_fd
+    from dlhelpers.pretrained import available, load_pretrained
 
     per_class = 2 if smoke else 50  # 250 sprites: at 60 the FD noise floor (≈6) hid every difference
     n = 5 * per_class
@@ -207,8 +207,8 @@ def quality_section(smoke: bool):
 
 def precision_training_section(smoke: bool):
     """The same short training run (same seed and batches) in fp32 and on the fast path."""
-    from .sprites import SpriteDataset
-    from .training import TrainConfig, train
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.training import TrainConfig, train
     steps = 4 if smoke else 200
     ds = SpriteDataset()
     out = {}
@@ -289,7 +289,7 @@ def _update_readme(report: str) -> None:
 
 
 def _machine() -> str:
-    from .cli import _cpu_name
+    from dlhelpers.tools.cli import _cpu_name
     return f"{_cpu_name()} ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 

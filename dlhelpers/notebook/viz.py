@@ -11,8 +11,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .io import atomic_write
-from .validation import check_image_batch
+from dlhelpers.io import atomic_write
+from dlhelpers.validation import check_image_batch
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -18,9 +18,9 @@ import time
 
 import torch
 
-from .sprites import CLASS_NAMES
-from .validation import check_positive_int, check_real, check_tensor
-from .viz import make_grid
+from dlhelpers.sprites import CLASS_NAMES
+from dlhelpers.validation import check_positive_int, check_real, check_tensor
+from dlhelpers.notebook.viz import make_grid
 
 
 def widget_frontend_available() -> bool:
@@ -52,7 +52,7 @@ def _png(images: torch.Tensor, nrow: int) -> bytes:
 def _static_figure(panels, suptitle=None):
     """A closed matplotlib figure with one axis per (images, nrow, title) panel (displayed once if returned)."""
     import matplotlib.pyplot as plt
-    from .viz import show_grid
+    from dlhelpers.notebook.viz import show_grid
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.5), squeeze=False)
     for ax, (images, nrow, title) in zip(axes[0], panels):
         show_grid(images, nrow=nrow, title=title, ax=ax)
@@ -154,9 +154,9 @@ def describe_mixture(context) -> str:
 def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: int = 0, device=None,
                   weights=(1.0, 0.0, 0.0, 0.0, 0.0), static: bool | None = None):
     """Mix the five sprite classes with sliders and draw new sprites with DDIM (about a second on a CPU)."""
-    from .ddim import sample_ddim
-    from .precision import model_device
-    from .sampling import model_geometry
+    from dlhelpers.ddim import sample_ddim
+    from dlhelpers.precision import model_device
+    from dlhelpers.sampling import model_geometry
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a ContextUnet (torch.nn.Module), got {type(model).__name__}")
     _, _, n_cfeat = model_geometry(model)

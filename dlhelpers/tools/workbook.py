@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
-PathLike = Union[str, os.PathLike]
+from dlhelpers.io import REPO_ROOT, PathLike
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
 DEFAULT_COURSE_DIR = REPO_ROOT / "course"
@@ -142,7 +141,7 @@ def write_workbook(out: PathLike = "workbook", source: Optional[PathLike] = None
     """
     import nbformat
 
-    from .io import atomic_write
+    from dlhelpers.io import atomic_write
 
     _require_nbgrader()
     out = Path(out)
@@ -340,7 +339,7 @@ def scores(course_dir: PathLike, results: dict, source: Optional[PathLike] = Non
 
 
 def write_scores_csv(rows: list[dict], path: PathLike) -> Path:
-    from .io import atomic_write
+    from dlhelpers.io import atomic_write
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=SCORE_COLUMNS, lineterminator="\n")

@@ -31,11 +31,11 @@ PRESETS = {
 
 def cmd_train(args) -> int:
     import torch
-    from . import pretrained
-    from .schedules import NoiseSchedule
-    from .sprites import SpriteDataset
-    from .training import TrainConfig, train
-    from .unet import ContextUnet
+    from dlhelpers import pretrained
+    from dlhelpers.schedules import NoiseSchedule
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.training import TrainConfig, train
+    from dlhelpers.unet import ContextUnet
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,7 +61,7 @@ def cmd_train(args) -> int:
     for s in snapshots:  # snapshots exported before a kill are kept
         p = out / f"step_{s:05d}.pt"
         if p.exists():
-            from .io import sha256_file
+            from dlhelpers.io import sha256_file
             files[f"step_{s:05d}"] = {"file": p.name, "sha256": sha256_file(p), "step": s}
 
     print(f"training ContextUnet{preset['model']} for {cfg.steps} steps (preset {args.preset}, "
@@ -104,7 +104,7 @@ def _plot_loss(path: Path, steps, losses) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from .io import atomic_write
+    from dlhelpers.io import atomic_write
     fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
     ax.plot(steps, losses, lw=1)
     ax.set_xlabel("step"), ax.set_ylabel("MSE loss"), ax.set_yscale("log"), ax.set_title("training loss")
@@ -115,11 +115,11 @@ def _plot_loss(path: Path, steps, losses) -> None:
 
 def cmd_sample(args) -> int:
     import torch
-    from .ddim import sample_ddim
-    from .ddpm import sample_ddpm
-    from .pretrained import load_pretrained
-    from .sprites import CLASS_NAMES
-    from .viz import save_grid
+    from dlhelpers.ddim import sample_ddim
+    from dlhelpers.ddpm import sample_ddpm
+    from dlhelpers.pretrained import load_pretrained
+    from dlhelpers.sprites import CLASS_NAMES
+    from dlhelpers.notebook.viz import save_grid
 
     model, schedule = load_pretrained(args.weights)
     generator = torch.Generator().manual_seed(args.seed)
@@ -143,25 +143,25 @@ def cmd_sample(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .sprites import build_dataset_file
+    from dlhelpers.sprites import build_dataset_file
     build_dataset_file()
     return 0
 
 
 def cmd_classifier(args) -> int:
-    from .metrics import train_classifier_file
+    from dlhelpers.evaluation.metrics import train_classifier_file
     train_classifier_file()
     return 0
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_benchmark
+    from dlhelpers.tools.bench import run_benchmark
     run_benchmark(smoke=args.smoke, out=args.out)
     return 0
 
 
 def cmd_workbook(args) -> int:
-    from .workbook import NbgraderMissing, write_workbook
+    from dlhelpers.tools.workbook import NbgraderMissing, write_workbook
     try:
         write_workbook(args.out)
     except NbgraderMissing as exc:

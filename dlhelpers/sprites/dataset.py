@@ -40,10 +40,10 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from dlhelpers.sprite_art import DRAW as _DRAW, XX as _XX, YY as _YY, hsv as _hsv
-from dlhelpers.io import CorruptFileError, atomic_write_bytes, sha256_file, verify_file
+from dlhelpers.sprites.painters import DRAW as _DRAW, XX as _XX, YY as _YY, hsv as _hsv
+from dlhelpers.io import DATA_DIR, CorruptFileError, atomic_write_bytes, sha256_file, verify_file
 
-PathLike = Union[str, os.PathLike]
+from dlhelpers.io import PathLike
 
 CLASS_NAMES = ("hero", "non-hero", "food", "spell", "side-facing")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -55,9 +55,8 @@ VARIATIONS_PER_BASE = 10
 _SHARES = (8, 13, 8, 13, 8)
 REGENERATE_COMMAND = "python -m dlhelpers data"
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATH = _REPO_ROOT / "data" / "sprites_16x16.npz"
-DEFAULT_GALLERY = _REPO_ROOT / "data" / "sprites_gallery.png"
+DEFAULT_PATH = DATA_DIR / "sprites_16x16.npz"
+DEFAULT_GALLERY = DATA_DIR / "sprites_gallery.png"
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from .ddim import ddim_step, ddim_timesteps
-from .ddpm import ddpm_step
-from .schedules import NoiseSchedule
+from dlhelpers.ddim import ddim_step, ddim_timesteps
+from dlhelpers.ddpm import ddpm_step
+from dlhelpers.schedules import NoiseSchedule
 
 
 class ExerciseError(AssertionError):
