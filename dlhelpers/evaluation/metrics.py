@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 import numpy as np
 import torch

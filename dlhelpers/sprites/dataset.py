@@ -34,7 +34,7 @@ import os
 import time
 import zipfile
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch

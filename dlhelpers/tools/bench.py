@@ -26,7 +26,7 @@ from dlhelpers import precision as fast
 from dlhelpers.tools.course_reference import CourseContextUnet
 from dlhelpers.ddim import sample_ddim
 from dlhelpers.ddpm import sample_ddpm
-from dlhelpers.io import atomic_write_bytes
+from dlhelpers.io import DATA_DIR, REPO_ROOT, atomic_write_bytes
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.unet import ContextUnet
 
