@@ -202,15 +202,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("classifier", help="retrain the sprite classifier used by the metrics").set_defaults(
         func=cmd_classifier)
 
+    _bench_commands(sub)
+    _instructor_commands(sub)
+    return p
+
+
+def _bench_commands(sub) -> None:
+    """The benchmark's subcommands (owned by dlhelpers.tools.bench)."""
     b = sub.add_parser("bench", help="measure speed and quality; writes data/benchmarks.md")
     b.add_argument("--smoke", action="store_true", help="a tiny, fast run that checks the benchmark works")
     b.add_argument("--out", default=None, help="report path (default data/benchmarks.md)")
     b.set_defaults(func=cmd_bench)
 
+
+def _instructor_commands(sub) -> None:
+    """Student copies and grading (owned by dlhelpers.tools.workbook)."""
     w = sub.add_parser("workbook", help="write student versions of the notebooks (solutions removed)")
     w.add_argument("--out", default="workbook")
     w.set_defaults(func=cmd_workbook)
-    return p
 
 
 def main(argv=None) -> int:

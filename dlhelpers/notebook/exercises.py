@@ -1,0 +1,57 @@
+"""Use the student's function where it works, the library's reference where it does not yet.
+
+Later cells of a notebook build on an exercise (nb01 samples with the student's reverse loop, nb03 trains with
+the student's training step, nb05 composes its DDIM step from the student's x̂₀ and forward noising). A student
+who is stuck must still be able to run every later cell, so those cells ask for
+
+    step = yours_or_reference(lambda: my_ddpm_step, ddpm_step_reference, check_ddpm_step)
+
+and get the student's function when ``check`` accepts it, or the reference otherwise, with one visible line that
+says which. ``lambda: my_ddpm_step`` (not ``my_ddpm_step``) lets a skipped cell, where the name is undefined,
+fall back too: the library never reads notebook globals, it only calls what it is given.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Callable
+
+from dlhelpers.notebook.checks.common import ExerciseError
+
+
+def yours_or_reference(get_yours: Callable[[], Callable], reference: Callable, check: Callable[[Callable], None],
+                       name: str | None = None, quiet: bool = False) -> Callable:
+    """The student's function if ``check`` passes it, else ``reference``; prints one line saying which.
+
+    ``get_yours``: a zero-argument callable returning the student's function (usually ``lambda: my_fn``).
+    ``check``: the exercise's check, which raises on a wrong answer. Its own success line is not repeated.
+    """
+    if not callable(get_yours):
+        raise TypeError(f"get_yours must be a zero-argument callable such as `lambda: my_fn`, "
+                        f"got {type(get_yours).__name__}")
+    if not callable(reference):
+        raise TypeError(f"reference must be a function, got {type(reference).__name__}")
+    if not callable(check):
+        raise TypeError(f"check must be a function, got {type(check).__name__}")
+    label = name or getattr(reference, "__name__", "the function")
+    try:
+        yours = get_yours()
+    except NameError as exc:
+        return _fallback(reference, label, f"{exc} (run its cell first)", quiet)
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink):
+            check(yours)
+    except ExerciseError as exc:
+        return _fallback(reference, label, str(exc).split(": ", 1)[-1], quiet)
+    except Exception as exc:  # a check never raises anything else for a wrong answer, but stay safe
+        return _fallback(reference, label, f"{type(exc).__name__}: {exc}", quiet)
+    if not quiet:
+        print(f"✓ using your {getattr(yours, '__name__', label)} below")
+    return yours
+
+
+def _fallback(reference, label, why, quiet):
+    if not quiet:
+        print(f"→ using the reference {label} below: yours is not working yet ({why})")
+    return reference
