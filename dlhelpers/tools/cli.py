@@ -204,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _bench_commands(sub)
     _instructor_commands(sub)
+    from dlhelpers.tools import refresh_outputs
+    refresh_outputs.add_commands(sub)
     return p
 
 
