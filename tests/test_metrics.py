@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from dlhelpers.evaluation import classifier as C
 from dlhelpers.evaluation import metrics as M
 from conftest import corrupt_copy
 from dlhelpers.io import CorruptFileError
@@ -16,12 +17,18 @@ def heldout():
 
 
 def test_classifier_file_small_and_checked():
-    meta = json.loads(M.DEFAULT_CLASSIFIER_PATH.with_suffix(".json").read_text())
-    assert M.DEFAULT_CLASSIFIER_PATH.stat().st_size <= 1_000_000
-    assert meta["size_bytes"] == M.DEFAULT_CLASSIFIER_PATH.stat().st_size
-    model = M.load_classifier()
+    meta = json.loads(C.DEFAULT_CLASSIFIER_PATH.with_suffix(".json").read_text())
+    assert C.DEFAULT_CLASSIFIER_PATH.stat().st_size <= 1_000_000
+    assert meta["size_bytes"] == C.DEFAULT_CLASSIFIER_PATH.stat().st_size
+    model = C.load_classifier()
     assert not model.training
-    assert M.load_classifier() is model  # cached
+    assert C.load_classifier() is model  # cached
+    assert C.load_classifier("cpu") is model
+
+
+def test_metrics_reexports_the_classifier_and_dropped_classify():
+    assert M.load_classifier is C.load_classifier and M.DEFAULT_CLASSIFIER_PATH == C.DEFAULT_CLASSIFIER_PATH
+    assert not hasattr(M, "classify")  # dead code, removed
 
 
 def test_heldout_accuracy_at_least_98_percent(heldout):
@@ -62,6 +69,23 @@ def test_features_and_per_class_nan(heldout):
     assert len(names) == 1
 
 
+def test_context_accuracy_per_class_fractions(heldout):
+    x, y = heldout
+    from dlhelpers.sprites import CLASS_NAMES
+    hero, food, spell = (CLASS_NAMES.index(n) for n in ("hero", "food", "spell"))
+    pick = torch.cat([(y == hero).nonzero()[:4, 0], (y == food).nonzero()[:6, 0]])
+    asked = y[pick].clone()
+    asked[4:7] = spell                      # three of the six food sprites are requested as spells: all misses
+    acc = M.context_accuracy(x[pick], asked)
+    assert acc["per_class"]["hero"] == 1.0
+    assert acc["per_class"]["food"] == 1.0   # the three still requested as food are food
+    assert acc["per_class"]["spell"] == 0.0
+    assert math.isnan(acc["per_class"]["non-hero"])
+    assert acc["n_per_class"] == {"hero": 4, "non-hero": 0, "food": 3, "spell": 3, "side-facing": 0}
+    assert acc["overall"] == pytest.approx(7 / 10)
+    assert list(acc["per_class"]) == list(CLASS_NAMES)
+
+
 def test_frechet_distance_math():
     mu = torch.zeros(1)
     assert M.frechet_distance(mu, torch.eye(1), mu, 4 * torch.eye(1)) == pytest.approx(1.0)
@@ -100,9 +124,9 @@ def test_bad_inputs(heldout):
 
 def test_corrupt_classifier_raises(tmp_path):
     dst = tmp_path / "classifier.pt"
-    corrupt_copy(M.DEFAULT_CLASSIFIER_PATH, dst)
+    corrupt_copy(C.DEFAULT_CLASSIFIER_PATH, dst)
     with pytest.raises(CorruptFileError, match="python -m dlhelpers classifier"):
-        M.load_classifier(path=dst)
+        C.load_classifier(path=dst)
     dst.unlink()
     with pytest.raises(CorruptFileError, match="python -m dlhelpers classifier"):
-        M.load_classifier(path=dst)
+        C.load_classifier(path=dst)

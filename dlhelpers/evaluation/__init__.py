@@ -1,2 +1,3 @@
-"""Evaluation: the sprite classifier (context accuracy) and the sprite Fréchet distance. Serves the benchmark and
-notebooks 04–05; the diffusion core never imports it."""
+"""Evaluation: the sprite classifier (``classifier``) and the metrics built on it (``metrics``: context accuracy and
+the sprite Fréchet distance of Heusel et al., arXiv:1706.08500). Serves the benchmark and notebooks 02, 04 and 05;
+the diffusion core never imports it."""
