@@ -14,9 +14,8 @@ from __future__ import annotations
 import torch
 
 from .sampling import SampleResult, draw_noise, reverse_loop
-from .schedules import extract
-from .validation import (check_generator, check_image_batch, check_int_timesteps, check_positive_int, check_real,
-                         check_same_device)
+from .schedules import _x0_from_eps, extract
+from .validation import check_generator, check_int_timesteps, check_positive_int, check_real, check_step_tensors
 
 
 def ddim_timesteps(T: int, n: int) -> list[int]:
@@ -33,16 +32,7 @@ def ddim_timesteps(T: int, n: int) -> list[int]:
 def ddim_step(x_t: torch.Tensor, t, t_prev, eps_pred: torch.Tensor, schedule, eta: float = 0.0,
               z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """One DDIM step x_t → x_{t_prev}, eq. (12). ``t``, ``t_prev``: ints (0 ≤ t_prev < t ≤ T) or (B,) tensors."""
-    check_image_batch(x_t, "x_t")
-    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
-    check_image_batch(eps_pred, "eps_pred")
-    if eps_pred.shape != x_t.shape:
-        raise ValueError(f"eps_pred must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps_pred.shape)}")
-    if z is not None:
-        check_image_batch(z, "z")
-        if z.shape != x_t.shape:
-            raise ValueError(f"z must have the shape of x_t {tuple(x_t.shape)}, got {tuple(z.shape)}")
-    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
+    check_step_tensors(x_t, eps_pred, z)
     check_generator(generator)
     eta = check_real(eta, "eta", low=0.0, high=1.0)
     B, T = x_t.shape[0], schedule.timesteps
@@ -50,8 +40,7 @@ def ddim_step(x_t: torch.Tensor, t, t_prev, eps_pred: torch.Tensor, schedule, et
     t_prev = check_int_timesteps(t_prev, T, B, "t_prev", x_t.device)
     if not bool(torch.all(torch.as_tensor(t_prev) < torch.as_tensor(t))):
         raise ValueError("t_prev must be smaller than t (the sampler walks from T down to 0)")
-    if schedule.device != x_t.device:
-        schedule = schedule.to(x_t.device)
+    schedule = schedule.to(x_t.device)
     return _ddim_update(x_t, t, t_prev, eps_pred.to(x_t.dtype), schedule, eta, z, generator)
 
 
@@ -59,7 +48,7 @@ def _ddim_update(x_t, t, t_prev, eps_pred, schedule, eta, z, generator):
     alpha_bar_t = extract(schedule.alpha_bar, t, x_t.shape)
     alpha_bar_prev = extract(schedule.alpha_bar, t_prev, x_t.shape)
     # 1. predicted x₀, eq. (12) first term
-    x0_pred = (x_t - (1 - alpha_bar_t).sqrt() * eps_pred) / alpha_bar_t.sqrt()
+    x0_pred = _x0_from_eps(x_t, alpha_bar_t, eps_pred)
     # 2. σ_t(η), eq. (16)
     sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar_t)).sqrt() * (1 - alpha_bar_t / alpha_bar_prev).sqrt()
     # 3. "direction pointing to x_t", eq. (12) second term; clamp guards rounding below zero
@@ -78,6 +67,7 @@ def sample_ddim(model, n_samples: int, schedule, steps: int = 25, eta: float = 0
                 ) -> SampleResult:
     """DDIM over ``ddim_timesteps(T, steps)``; any ``steps`` in 1…T and any η in [0, 1]."""
     eta = check_real(eta, "eta", low=0.0, high=1.0)
+    steps = check_positive_int(steps, "steps", low=1, high=schedule.timesteps)
     ts = ddim_timesteps(schedule.timesteps, steps)
     pairs = list(zip(ts[:-1], ts[1:]))
 

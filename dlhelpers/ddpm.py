@@ -12,7 +12,7 @@ import torch
 
 from .sampling import SampleResult, draw_noise, reverse_loop
 from .schedules import extract
-from .validation import check_generator, check_image_batch, check_int_timesteps, check_same_device
+from .validation import check_generator, check_int_timesteps, check_step_tensors
 
 
 def ddpm_step(x_t: torch.Tensor, t, eps_pred: torch.Tensor, schedule, z: torch.Tensor | None = None,
@@ -21,22 +21,12 @@ def ddpm_step(x_t: torch.Tensor, t, eps_pred: torch.Tensor, schedule, z: torch.T
 
     No noise is added where t = 1 (the last step lands on the clean image), whatever ``z`` says.
     """
-    check_image_batch(x_t, "x_t")
-    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
-    check_image_batch(eps_pred, "eps_pred")
-    if eps_pred.shape != x_t.shape:
-        raise ValueError(f"eps_pred must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps_pred.shape)}")
-    if z is not None:
-        check_image_batch(z, "z")
-        if z.shape != x_t.shape:
-            raise ValueError(f"z must have the shape of x_t {tuple(x_t.shape)}, got {tuple(z.shape)}")
-    check_same_device(x_t=x_t, eps_pred=eps_pred, z=z)
+    check_step_tensors(x_t, eps_pred, z)
     check_generator(generator)
     t = check_int_timesteps(t, schedule.timesteps, x_t.shape[0], "t", x_t.device)
     if isinstance(t, int) and t < 1 or isinstance(t, torch.Tensor) and bool((t < 1).any()):
         raise ValueError("t must be in 1…T for a reverse step (t = 0 is already the clean image)")
-    if schedule.device != x_t.device:
-        schedule = schedule.to(x_t.device)
+    schedule = schedule.to(x_t.device)
     return _ddpm_update(x_t, t, eps_pred.to(x_t.dtype), schedule, z, generator)
 
 

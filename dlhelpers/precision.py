@@ -9,8 +9,20 @@ Measured on the course machine (2-core AMD Zen 4 with AVX-512 BF16, PyTorch 2.13
 bf16 autocast roughly halves the UNet's forward and training-step time; channels-last adds a further few
 percent, so both are on by default. Weights, optimizer state and the loss stay fp32.
 
-``precision``: "auto" (bf16 where the CPU has native bf16 instructions, the GPU's fast dtype on CUDA, fp32 on MPS
-and elsewhere), "fp32" (exact comparisons, tests), or "bf16" (force it, even where it is emulated and slow).
+``precision``: "auto", "fp32" (exact comparisons, tests), or "bf16" (force it, even where it is emulated and slow).
+What "auto" picks, per device and job (``autocast_dtype``):
+
+| device | sampling | training |
+|---|---|---|
+| CPU with AVX512-BF16/AMX (or Arm BF16) | bf16 | bf16 |
+| other CPUs | fp32 | fp32 |
+| CUDA GPU with native bf16 (Ampere and newer) | bf16 | bf16 |
+| CUDA GPU without native bf16 (e.g. T4, V100) | fp16 | fp32 (fp16 training would need a gradient scaler) |
+| Apple MPS | fp32 | fp32 |
+
+The CPU rows are measured (``python -m dlhelpers bench``). The CUDA rows follow what the hardware executes natively
+(``torch.cuda.is_bf16_supported(including_emulation=False)``); MPS stays fp32 because nothing else was measured
+there.
 """
 from __future__ import annotations
 
@@ -21,7 +33,8 @@ import platform
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+from dlhelpers.devices import model_device  # noqa: F401  (re-exported: older code imports it from here)
+from dlhelpers.validation import PRECISIONS, check_precision  # noqa: F401
 
 
 @functools.lru_cache(maxsize=None)
@@ -41,25 +54,34 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def autocast_dtype(precision: str, device) -> torch.dtype | None:
-    """The dtype autocast should use for ``precision`` on ``device``; None means plain fp32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+def cuda_has_native_bf16() -> bool:
+    """True when the current CUDA GPU executes bf16 natively (not emulated through fp32)."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # PyTorch before 2.3 has no including_emulation argument
+        return torch.cuda.get_device_capability()[0] >= 8
+
+
+def autocast_dtype(precision: str, device, training: bool = False) -> torch.dtype | None:
+    """The dtype autocast should use for ``precision`` on ``device`` (the table above); None means plain fp32."""
+    check_precision(precision)
     device = torch.device(device)
     if precision == "fp32":
         return None
     if precision == "bf16":
         return torch.bfloat16
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if cuda_has_native_bf16():
+            return torch.bfloat16
+        return None if training else torch.float16
     if device.type == "cpu":
         return torch.bfloat16 if cpu_has_native_bf16() else None
-    return None  # MPS and others: fp32 is what reliably works
+    return None  # MPS and others: fp32
 
 
-def autocast(precision: str, device):
+def autocast(precision: str, device, training: bool = False):
     """A context manager for the forward pass under ``precision`` on ``device`` (a no-op for fp32)."""
-    dtype = autocast_dtype(precision, device)
+    dtype = autocast_dtype(precision, device, training)
     device = torch.device(device)
     if dtype is None:
         return contextlib.nullcontext()
@@ -85,10 +107,3 @@ def prepare_model(model: torch.nn.Module, device=None) -> torch.nn.Module:
     if use_channels_last(device):
         model.to(memory_format=torch.channels_last)
     return model
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")

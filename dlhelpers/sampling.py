@@ -7,8 +7,9 @@ References
       ε̃ = ε_θ(x_t, ∅) + w · (ε_θ(x_t, c) − ε_θ(x_t, ∅)),
   written with w = 1 meaning plain conditional sampling (the paper's w is our w − 1).
 
-The loop does no per-step work that scales with the model: schedule values live on the model's device before the
-loop starts, the normalised times t/T are one precomputed tensor, and nothing calls ``.item()``.
+The loop does no per-step work that scales with the model and never waits on the GPU: inputs are validated once
+before it starts, schedule values live on the model's device, the normalised times t/T are one precomputed tensor,
+saved frames stay on the device until the end, and nothing calls ``.item()``.
 """
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from typing import Callable, List, Sequence
 
 import torch
 
-from . import precision as fast
-from .validation import (check_context, check_generator, check_image_batch, check_positive_int, check_real)
+from . import devices
+from .precision import autocast, to_memory_format
+from .schedules import _x0_from_eps
+from .validation import (check_context, check_finite, check_generator, check_image_batch, check_positive_int, check_precision,
+                         check_real)
 
 
 @dataclass
@@ -62,46 +66,44 @@ def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: 
     save_every = check_positive_int(save_every, "save_every")
     guidance_scale = check_real(guidance_scale, "guidance_scale", low=0.0)
     check_generator(generator)
-    fast.autocast_dtype(precision, "cpu")  # validates the name
+    check_precision(precision)
     channels, height, n_cfeat = model_geometry(model)
-    device = fast.model_device(model)
-    if generator is not None and generator.device != device:
-        raise ValueError(f"generator is on {generator.device} but the model is on {device}")
+    device = devices.model_device(model)
+    devices.check_on_device(generator, "generator", device)
     context = check_context(context, n_samples, n_cfeat, "context", device=device)
     if x_T is None:
         x = torch.randn((n_samples, channels, height, height), generator=generator, device=device)
     else:
-        check_image_batch(x_T, "x_T", channels=channels)
+        check_image_batch(x_T, "x_T", channels=channels, finite=False)
         if tuple(x_T.shape) != (n_samples, channels, height, height):
             raise ValueError(f"x_T must have shape {(n_samples, channels, height, height)}, got {tuple(x_T.shape)}")
-        if x_T.device != device:
-            raise ValueError(f"x_T is on {x_T.device} but the model is on {device}")
+        devices.check_on_device(x_T, "x_T", device)
+        check_finite(x_T, "x_T")
         x = x_T.float().clone()
     schedule = schedule.to(device)
     T = schedule.timesteps
     t_norm = (torch.arange(T + 1, device=device, dtype=torch.float32) / T).unsqueeze(1).expand(T + 1, n_samples)
-    ab_sqrt = schedule.alpha_bar.sqrt()
-    one_minus_ab_sqrt = (1 - schedule.alpha_bar).sqrt()
+    alpha_bar = schedule.alpha_bar
 
-    frames, x0s, frame_ts = [], [], []
+    frames, x0s, frame_ts = [], [], []   # kept on the device; one copy to the CPU at the end
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), fast.autocast(precision, device):
+        with torch.inference_mode(), autocast(precision, device):
             for i, (t, t_prev) in enumerate(tqdm(pairs, desc=desc, disable=not progress, leave=False)):
-                eps = predict_noise(model, fast.to_memory_format(x), t_norm[t], context, guidance_scale)
+                eps = predict_noise(model, to_memory_format(x), t_norm[t], context, guidance_scale)
                 if i % save_every == 0:
-                    frames.append(x.float().cpu())
-                    x0s.append(((x - one_minus_ab_sqrt[t] * eps) / ab_sqrt[t]).float().cpu())
+                    frames.append(x.float())
+                    x0s.append(_x0_from_eps(x, alpha_bar[t], eps).float())
                     frame_ts.append(int(t))
                 x = step(x, t, t_prev, eps, schedule, generator)
-        frames.append(x.float().cpu())
-        x0s.append(x.float().cpu())
+        frames.append(x.float())
+        x0s.append(x.float())
         frame_ts.append(int(pairs[-1][1]))
     finally:
         model.train(was_training)
-    return SampleResult(samples=x.float().clone(), frames=torch.stack(frames), frame_timesteps=frame_ts,
-                        x0_preds=torch.stack(x0s))
+    return SampleResult(samples=x.float().clone(), frames=torch.stack(frames).cpu(), frame_timesteps=frame_ts,
+                        x0_preds=torch.stack(x0s).cpu())
 
 
 def draw_noise(x: torch.Tensor, generator) -> torch.Tensor:

@@ -28,6 +28,11 @@ def extract(values: torch.Tensor, t, x_shape) -> torch.Tensor:
     return out.reshape(-1, *([1] * (len(x_shape) - 1)))
 
 
+def _x0_from_eps(x_t: torch.Tensor, alpha_bar_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, with ᾱ_t already shaped to broadcast: the one place this formula lives."""
+    return (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
+
+
 @dataclass(frozen=True)
 class NoiseSchedule:
     """β_t, α_t, ᾱ_t for t = 0…T (each of shape (T+1,)), computed once.
@@ -60,7 +65,7 @@ class NoiseSchedule:
         if not (isinstance(beta1, (int, float)) and isinstance(beta2, (int, float))):
             raise TypeError(f"beta1 and beta2 must be numbers, got {type(beta1).__name__}, {type(beta2).__name__}")
         if not (0 < beta1 < beta2 < 1):
-            raise ValueError(f"expected 0 < beta1 < beta2 < 1, got beta1={beta1}, beta2={beta2}")
+            raise ValueError(f"beta1 and beta2 must satisfy 0 < beta1 < beta2 < 1, got beta1={beta1}, beta2={beta2}")
         beta = (beta2 - beta1) * torch.linspace(0, 1, timesteps + 1, dtype=torch.float64) + beta1
         return cls.from_betas(beta, name=f"linear({beta1:g}→{beta2:g})")
 
@@ -77,6 +82,8 @@ class NoiseSchedule:
         return cls.from_betas(beta, name="cosine")
 
     def to(self, device) -> "NoiseSchedule":
+        if self.beta.device == torch.device(device):
+            return self
         return NoiseSchedule(self.beta.to(device), self.alpha.to(device), self.alpha_bar.to(device),
                              self.timesteps, self.name)
 
@@ -96,9 +103,24 @@ class NoiseSchedule:
         if noise.shape != x0.shape:
             raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
         t = check_int_timesteps(t, self.timesteps, x0.shape[0], "t", x0.device)
-        alpha_bar = self.alpha_bar.to(x0.device)
-        ab = extract(alpha_bar, t, x0.shape).to(x0.dtype)
+        return self.add_noise_unchecked(x0, t, noise)
+
+    def add_noise_unchecked(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
+        """``add_noise`` without argument checks, for loops that drew ``t`` themselves (the trainer): checking
+        values would make the GPU wait on every step."""
+        ab = extract(self.alpha_bar.to(x0.device), t, x0.shape).to(x0.dtype)   # (B, 1, 1, 1) or 0-d
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """The clean image implied by x_t and a noise estimate: eq. (4) solved for x0 (DDIM eq. 12's x̂₀),
+        x̂₀ = (x_t − √(1 − ᾱ_t) · ε) / √ᾱ_t.  x_t, eps: (B, C, H, W); t: an int in 0…T or a (B,) integer tensor."""
+        check_image_batch(x_t, "x_t", finite=False)
+        check_image_batch(eps, "eps", finite=False)
+        check_same_device(x_t=x_t, eps=eps)
+        if eps.shape != x_t.shape:
+            raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+        t = check_int_timesteps(t, self.timesteps, x_t.shape[0], "t", x_t.device)
+        return _x0_from_eps(x_t, extract(self.alpha_bar.to(x_t.device), t, x_t.shape).to(x_t.dtype), eps)
 
     def __repr__(self) -> str:
         return f"NoiseSchedule({self.name}, T={self.timesteps})"
