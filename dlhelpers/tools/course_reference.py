@@ -5,11 +5,19 @@ lab notebooks. Kept faithful on purpose, bugs included, so the benchmark measure
 ``ResidualConvBlock.forward`` builds a fresh, randomly initialised 1×1 Conv2d on every call when the channel count
 changes (the first block, 3 → n_feat), and everything runs in fp32 with the default memory format.
 Do not use it for anything but comparisons; ``dlhelpers.unet.ContextUnet`` is the fixed version.
+
+The course's training step is here too (``course_schedule``, ``course_perturb_input``, ``course_training_step``),
+as its lab wrote it, so the benchmark's "course" column times the course's own loop, not ours. It trains on Ho,
+Jain & Abbeel, "Denoising Diffusion Probabilistic Models", NeurIPS 2020 (arXiv:2006.11239), Algorithm 1 /
+Eq. (14), except that the course's ``perturb_input`` scales the noise by (1 − ᾱ_t) where Eq. (4) has √(1 − ᾱ_t)
+— another bug kept. The only change: its random draws take a ``torch.Generator`` (the course used the global RNG),
+which costs the same time.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 class CourseResidualConvBlock(nn.Module):
@@ -99,3 +107,37 @@ class CourseContextUnet(nn.Module):
         up2 = self.up1(cemb1 * up1 + temb1, down2)
         up3 = self.up2(cemb2 * up2 + temb2, down1)
         return self.out(torch.cat((up3, x), 1))
+
+
+# --------------------------------------------------------------------------------------------- the course's loop
+def course_schedule(timesteps: int = 500, beta1: float = 1e-4, beta2: float = 0.02, device=None):
+    """The course's schedule, (T + 1,) tensors ``(b_t, a_t, ab_t)``: β linear in [β1, β2] over t = 0…T, ᾱ by a
+    cumulative sum of logs, ᾱ_0 = 1."""
+    b_t = (beta2 - beta1) * torch.linspace(0, 1, timesteps + 1, device=device) + beta1   # (T+1,)
+    a_t = 1 - b_t
+    ab_t = torch.cumsum(a_t.log(), dim=0).exp()
+    ab_t[0] = 1
+    return b_t, a_t, ab_t
+
+
+def course_perturb_input(x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, ab_t: torch.Tensor) -> torch.Tensor:
+    """The course's forward process: √ᾱ_t x + (1 − ᾱ_t) ε (sic: Eq. (4) has √(1 − ᾱ_t)). x, noise (B, C, H, W)."""
+    return ab_t.sqrt()[t, None, None, None] * x + (1 - ab_t[t, None, None, None]) * noise
+
+
+def course_training_step(model: nn.Module, optim: torch.optim.Optimizer, x: torch.Tensor, c: torch.Tensor,
+                         ab_t: torch.Tensor, timesteps: int, generator: torch.Generator) -> torch.Tensor:
+    """One iteration of the course's context-training loop: drop the context with probability 0.1, perturb, predict
+    the noise, MSE, Adam step. ``x`` (B, 3, H, W) images, ``c`` (B, n_cfeat) one-hot contexts, ``generator`` on
+    ``x``'s device. Returns the loss."""
+    optim.zero_grad()
+    context_mask = torch.bernoulli(torch.full((c.shape[0],), 0.9, device=x.device), generator=generator)  # (B,)
+    c = c * context_mask.unsqueeze(-1)
+    noise = torch.randn(x.shape, generator=generator, device=x.device)                 # (B, C, H, W)
+    t = torch.randint(1, timesteps + 1, (x.shape[0],), generator=generator, device=x.device)  # (B,)
+    x_pert = course_perturb_input(x, t, noise, ab_t)
+    pred_noise = model(x_pert, t / timesteps, c=c)
+    loss = F.mse_loss(pred_noise, noise)
+    loss.backward()
+    optim.step()
+    return loss

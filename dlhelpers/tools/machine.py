@@ -1,0 +1,56 @@
+"""What machine a number was measured on: the CPU's or GPU's name, threads, PyTorch version.
+
+Used by the benchmark's report header and by the training manifest (``data/weights/manifest.json``), so a timing is
+never quoted without the hardware that produced it. No paper: this module only reads ``/proc/cpuinfo``,
+``platform`` and ``torch.cuda.get_device_name``.
+"""
+from __future__ import annotations
+
+import platform
+
+import torch
+
+
+def cpu_name() -> str:
+    """The CPU's marketing name (``model name`` in /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device) -> str:
+    """A human name for ``device``: the GPU's name on CUDA (``torch.cuda.get_device_name``), "Apple MPS" on MPS,
+    the CPU's name otherwise."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple MPS ({cpu_name()})"
+    return cpu_name()
+
+
+def describe(device="cpu") -> str:
+    """One line for a report header, e.g. "AMD EPYC (x86_64, 2 threads)" or
+    "NVIDIA H100 80GB HBM3 (CUDA 12.8; host AMD EPYC, 2 threads)"."""
+    device = torch.device(device)
+    threads = torch.get_num_threads()
+    if device.type == "cuda":
+        return f"{device_name(device)} (CUDA {torch.version.cuda}; host {cpu_name()}, {threads} threads)"
+    if device.type == "mps":
+        return f"{device_name(device)} ({platform.machine()}, {threads} threads)"
+    return f"{cpu_name()} ({platform.machine()}, {threads} threads)"
+
+
+def machine_info(device="cpu") -> dict:
+    """The machine as a JSON-able dict (the training manifest's ``machine`` entry)."""
+    device = torch.device(device)
+    info = {"platform": platform.platform(), "processor": cpu_name(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__}
+    if device.type != "cpu":
+        info["device"] = device_name(device)
+    return info
