@@ -1,9 +1,13 @@
 """The repo installs itself: dependencies agree, the CLI answers, CI runs the README's test command."""
+import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"pytorch-cpu": "torch", "pytorch": "torch"}
@@ -77,3 +81,22 @@ def test_repo_stays_light():
             assert p.stat().st_size < 1_000_000, name
             assert '"image/png"' not in p.read_text(), f"{name} has embedded images"
     assert (ROOT / "data/sprites_16x16.npz").stat().st_size <= 15 * 2 ** 20
+
+
+def test_gpu_check_without_a_gpu_exits_cleanly_and_says_why():
+    out = subprocess.run([sys.executable, "-m", "dlhelpers", "gpu-check"], capture_output=True, text=True, timeout=120)
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the check would run for real")
+    assert out.returncode == 0 and "no GPU here" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_gpu_check_machinery_on_the_cpu():
+    """--device cpu runs every step of the check (minus the notebooks) and prints the table."""
+    out = subprocess.run([sys.executable, "-m", "dlhelpers", "gpu-check", "--device", "cpu", "--skip-notebooks",
+                          "--n", "2"], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    for row in ("unit tests on the device | pass", "train --preset tiny (20 steps) | pass", "DDIM-25, 2 sprites",
+                "DDPM-500, 2 sprites", "DPM-Solver++-20, 2 sprites"):
+        assert row in out.stdout, out.stdout

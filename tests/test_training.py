@@ -24,7 +24,8 @@ def fresh_model():
     return ContextUnet(3, 16, 5, 16)
 
 
-CFG = dict(batch_size=16, lr=2e-3, checkpoint_every=3, seed=0, precision="fp32", log_every=1, ema_decay=0.99)
+CFG = dict(batch_size=16, lr=2e-3, warmup_steps=0, checkpoint_every=3, seed=0, precision="fp32", log_every=1,
+           ema_decay=0.99)
 
 
 def test_a_few_steps_lower_the_loss():
@@ -38,7 +39,7 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
     sch = NoiseSchedule.linear(50)
     cfg = TrainConfig(steps=8, **CFG)
     straight = fresh_model()
-    train(straight, synthetic_set(), sch, cfg, checkpoint_path=tmp_path / "a.ckpt", progress=False)
+    straight_res = train(straight, synthetic_set(), sch, cfg, checkpoint_path=tmp_path / "a.ckpt", progress=False)
 
     class Killed(Exception):
         pass
@@ -56,6 +57,9 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
     assert res.steps_done == 8 and len(res.losses) == 8
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
+    # the EMA (what ships as "final") resumes too, not only the raw weights
+    for k, a in straight_res.ema_state.items():
+        assert torch.equal(a, res.ema_state[k]), f"EMA {k} differs after resume"
 
 
 def test_a_partial_checkpoint_never_replaces_a_good_one(tmp_path, monkeypatch):
@@ -97,22 +101,27 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
 
 
 def test_lr_decays_linearly_like_the_course():
-    cfg = TrainConfig(steps=100, lr=1e-3)
+    cfg = TrainConfig(steps=100, lr=1e-3, warmup_steps=0)
     assert lr_at(0, cfg) == pytest.approx(1e-3) and lr_at(50, cfg) == pytest.approx(5e-4)
     assert lr_at(99, cfg) == pytest.approx(1e-5)
     warm = TrainConfig(steps=110, lr=1e-3, warmup_steps=10)
     assert lr_at(0, warm) == pytest.approx(1e-4) and lr_at(10, warm) == pytest.approx(1e-3)
 
 
-def test_ema_tracks_the_weights():
+def test_ema_is_the_warmed_up_exponential_average():
+    """θ_ema,n = d_n θ_ema,n−1 + (1 − d_n) θ_n with d_n = min(d, (1 + n)/(10 + n)), checked against the recursion
+    over weights that change every step — a plain copy of the last weights fails it."""
     m = torch.nn.Linear(2, 1)
-    ema = EMA(m, decay=0.5)
-    w0 = m.weight.detach().clone()
-    with torch.no_grad():
-        m.weight.add_(1.0)
-    for _ in range(200):
+    ema = EMA(m, decay=0.9)
+    expected = m.weight.detach().clone()
+    for n in range(1, 41):
+        with torch.no_grad():
+            m.weight.copy_(torch.full_like(m.weight, float(n)))
         ema.update(m)
-    torch.testing.assert_close(ema.state_dict()["weight"], w0 + 1.0)
+        d = min(0.9, (1 + n) / (10 + n))
+        expected = d * expected + (1 - d) * m.weight.detach()
+    torch.testing.assert_close(ema.state_dict()["weight"], expected)
+    assert (ema.state_dict()["weight"] - m.weight).abs().max() > 3  # it lags the live weights
 
 
 def test_context_dropout_uses_null_context(monkeypatch):

@@ -62,7 +62,8 @@ def test_t_in_all_accepted_shapes(tiny_model, shape):
 
 
 def test_time_added_and_context_multiplied(tiny_model):
-    """Zero context embedding ⇒ the decoder sees only temb: the output no longer depends on the encoder bottleneck."""
+    """forward() injects h ← cemb ⊙ h + temb at both decoder levels: recomputed by hand from the layers, the
+    result equals the model's output (adding the context, or multiplying the time, would not)."""
     m = tiny_model
     x, t, c = torch.randn(2, 3, 16, 16), torch.rand(2), torch.eye(5)[:2]
     cemb1, temb1, cemb2, temb2 = m.embed(t.reshape(2, 1), c)

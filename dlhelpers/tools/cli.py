@@ -9,45 +9,34 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-PRESETS = {
-    # Measured on the 2-core course machine: ~0.3 s a step in bf16 on 2 threads (0.58 s on 1), so 8000 steps fit
-    # the 60-minute budget; data/weights/manifest.json records the shipped run's wall time.
-    "course": dict(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16),
-                   schedule=dict(timesteps=500, beta1=1e-4, beta2=0.02),
-                   train=dict(steps=8000, batch_size=100, lr=1e-3, warmup_steps=100, p_uncond=0.1,
-                              ema_decay=0.999, checkpoint_every=250, seed=0),
-                   snapshots=(250, 1000, 3000)),
-    # A smoke-test size: seconds on a CPU, for tests and for trying the command.
-    "tiny": dict(model=dict(in_channels=3, n_feat=16, n_cfeat=5, height=16),
-                 schedule=dict(timesteps=500, beta1=1e-4, beta2=0.02),
-                 train=dict(steps=20, batch_size=32, lr=1e-3, p_uncond=0.1, ema_decay=0.999,
-                            checkpoint_every=10, seed=0),
-                 snapshots=(10,)),
-}
-
+from dlhelpers.devices import DEVICE_CHOICES
+from dlhelpers.tools.machine import cpu_name, device_name
+from dlhelpers.training import PRESETS
+from dlhelpers.validation import PRECISIONS
 
 def cmd_train(args) -> int:
     import torch
     from dlhelpers import pretrained
     from dlhelpers.schedules import NoiseSchedule
     from dlhelpers.sprites import SpriteDataset
-    from dlhelpers.training import TrainConfig, train
+    from dlhelpers.devices import pick_device
+    from dlhelpers.training import PRESETS, train
     from dlhelpers.unet import ContextUnet
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
     preset = PRESETS[args.preset]
-    cfg = TrainConfig(**{**preset["train"], "precision": args.precision,
-                         **({"steps": args.steps} if args.steps else {})})
-    snapshots = tuple(s for s in preset["snapshots"] if s < cfg.steps)
+    cfg = replace(preset.config, precision=args.precision, **({"steps": args.steps} if args.steps else {}))
+    snapshots = tuple(s for s in preset.snapshots if s < cfg.steps)
     out = Path(args.out) if args.out else pretrained.WEIGHTS_DIR
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)  # the model's initial weights
-    model = ContextUnet(**preset["model"])
-    schedule = NoiseSchedule.linear(**preset["schedule"])
+    model = ContextUnet(**preset.model).to(device)   # initialised on the CPU, so identical on every device
+    schedule = NoiseSchedule.linear(**preset.schedule)
     dataset = SpriteDataset()
     files: dict = {}
 
@@ -64,7 +53,7 @@ def cmd_train(args) -> int:
             from dlhelpers.io import sha256_file
             files[f"step_{s:05d}"] = {"file": p.name, "sha256": sha256_file(p), "step": s}
 
-    print(f"training ContextUnet{preset['model']} for {cfg.steps} steps (preset {args.preset}, "
+    print(f"training ContextUnet{preset.model} for {cfg.steps} steps on {device_name(device)} (preset {args.preset}, "
           f"precision {cfg.precision}, {torch.get_num_threads()} threads); checkpoint {out / 'train_checkpoint.ckpt'}")
     result = train(model, dataset, schedule, cfg, checkpoint_path=out / "train_checkpoint.ckpt",
                    progress=not args.quiet, snapshot_steps=snapshots, on_snapshot=on_snapshot,
@@ -76,10 +65,10 @@ def cmd_train(args) -> int:
     export("final_raw", cfg.steps, model.state_dict())
     manifest = {
         "command": "python -m dlhelpers " + " ".join(shlex.quote(a) for a in args.argv),
-        "model": preset["model"], "schedule": preset["schedule"], "config": asdict(cfg),
+        "model": preset.model, "schedule": preset.schedule, "config": asdict(cfg),
         "steps": result.steps_done, "wall_time_s": round(result.seconds, 1),
-        "machine": {"platform": platform.platform(), "processor": _cpu_name(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__},
+        "machine": {"platform": platform.platform(), "processor": cpu_name(), "device": device_name(device),
+                    "threads": torch.get_num_threads(), "torch": torch.__version__},
         "files": dict(sorted(files.items(), key=lambda kv: kv[1]["step"])),
         "weights_note": "fp16 state dicts; 'final' is the EMA of the weights, 'final_raw' the last raw weights",
         "loss_curve": {"steps": result.loss_steps, "loss": [round(x, 5) for x in result.losses]},
@@ -88,16 +77,6 @@ def cmd_train(args) -> int:
     pretrained.write_manifest(manifest, out)
     print(f"done in {result.seconds / 60:.1f} min; wrote {len(files)} weight files and {out / 'manifest.json'}")
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _plot_loss(path: Path, steps, losses) -> None:
@@ -117,27 +96,33 @@ def cmd_sample(args) -> int:
     import torch
     from dlhelpers.ddim import sample_ddim
     from dlhelpers.ddpm import sample_ddpm
+    from dlhelpers.devices import pick_device
+    from dlhelpers.dpm_solver import sample_dpm_solver
     from dlhelpers.pretrained import load_pretrained
     from dlhelpers.sprites import CLASS_NAMES
     from dlhelpers.notebook.viz import save_grid
 
-    model, schedule = load_pretrained(args.weights)
-    generator = torch.Generator().manual_seed(args.seed)
+    device = pick_device(args.device)
+    model, schedule = load_pretrained(args.weights, device)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
     context = None
     if args.cls is not None:
         if args.cls not in CLASS_NAMES:
             raise SystemExit(f"--class must be one of {CLASS_NAMES}, got {args.cls!r}")
-        context = torch.zeros(args.n, len(CLASS_NAMES))
+        context = torch.zeros(args.n, len(CLASS_NAMES), device=device)
         context[:, CLASS_NAMES.index(args.cls)] = 1
     t0 = time.perf_counter()
     if args.sampler == "ddpm":
         res = sample_ddpm(model, args.n, schedule, context=context, generator=generator,
                           guidance_scale=args.guidance, precision=args.precision, progress=not args.quiet)
+    elif args.sampler == "dpm-solver":
+        res = sample_dpm_solver(model, args.n, schedule, steps=args.steps, context=context, generator=generator,
+                                guidance_scale=args.guidance, precision=args.precision, progress=not args.quiet)
     else:
         res = sample_ddim(model, args.n, schedule, steps=args.steps, eta=args.eta, context=context,
                           generator=generator, guidance_scale=args.guidance, precision=args.precision,
                           progress=not args.quiet)
-    save_grid(args.out, res.samples, nrow=8)
+    save_grid(args.out, res.samples.cpu(), nrow=8)
     print(f"wrote {args.out} ({args.n} sprites, {args.sampler}, {time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -155,8 +140,21 @@ def cmd_classifier(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from dlhelpers.tools.bench import run_benchmark
-    run_benchmark(smoke=args.smoke, out=args.out)
+    """``bench`` (measure, write the report) and ``bench-readme`` (copy the report into the README)."""
+    from dlhelpers.tools.bench import REPORT, run_benchmark, update_readme
+    if args.command == "bench-readme":
+        try:
+            path = update_readme(args.report or REPORT, args.readme)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"updated {path} from {args.report or REPORT}")
+        return 0
+    try:
+        run_benchmark(smoke=args.smoke, out=args.out, device=args.device)
+    except ValueError as exc:  # e.g. --device cuda on a machine without one
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -175,10 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train the ContextUnet on the sprites (resumes after a kill)")
-    t.add_argument("--preset", choices=sorted(PRESETS), default="course")
+    t.add_argument("--preset", choices=sorted(PRESETS), default="course", help="a named recipe (dlhelpers.training.PRESETS)")
     t.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     t.add_argument("--out", default=None, help="folder for weights and manifest (default data/weights)")
-    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    t.add_argument("--precision", choices=PRECISIONS, default="auto")
+    t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then the CPU")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's, = physical cores)")
     t.add_argument("--stop-after", type=int, default=None, help="pause after this many steps (resume later)")
     t.add_argument("--quiet", action="store_true")
@@ -186,13 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="sample sprites from the shipped weights into a PNG grid")
     s.add_argument("--weights", default="final")
-    s.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddim")
-    s.add_argument("--steps", type=int, default=25, help="DDIM steps (any number in 1…T)")
+    s.add_argument("--sampler", choices=("ddpm", "ddim", "dpm-solver"), default="ddim")
+    s.add_argument("--steps", type=int, default=25, help="DDIM / DPM-Solver++ steps (any number in 1…T)")
     s.add_argument("--eta", type=float, default=0.0)
     s.add_argument("--n", type=int, default=32)
     s.add_argument("--class", dest="cls", default=None, help="hero, non-hero, food, spell or side-facing")
     s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w (1 = off)")
-    s.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    s.add_argument("--precision", choices=PRECISIONS, default="auto")
+    s.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then the CPU")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="samples.png")
     s.add_argument("--quiet", action="store_true")
@@ -204,17 +204,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     _bench_commands(sub)
     _instructor_commands(sub)
-    from dlhelpers.tools import refresh_outputs
+    from dlhelpers.tools import gpu_check, refresh_outputs
     refresh_outputs.add_commands(sub)
+    gpu_check.add_commands(sub)
     return p
 
 
 def _bench_commands(sub) -> None:
     """The benchmark's subcommands (owned by dlhelpers.tools.bench)."""
-    b = sub.add_parser("bench", help="measure speed and quality; writes data/benchmarks.md")
+    from dlhelpers.io import REPO_ROOT
+    b = sub.add_parser("bench", help="measure speed and quality; writes data/benchmarks.md (never the README)")
     b.add_argument("--smoke", action="store_true", help="a tiny, fast run that checks the benchmark works")
     b.add_argument("--out", default=None, help="report path (default data/benchmarks.md)")
+    b.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="where to run (auto: CUDA, then MPS, then the CPU)")
     b.set_defaults(func=cmd_bench)
+    r = sub.add_parser("bench-readme", help="copy the benchmark report into README.md between its bench markers")
+    r.add_argument("--report", default=None, help="report to copy (default data/benchmarks.md)")
+    r.add_argument("--readme", default=str(REPO_ROOT / "README.md"), help="README to update")
+    r.set_defaults(func=cmd_bench)
 
 
 def _instructor_commands(sub) -> None:
