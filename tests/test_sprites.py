@@ -109,7 +109,7 @@ def test_full_regeneration_matches_committed_sha(tmp_path, committed):
     assert new["sha256"] == meta["sha256"]
 
 
-@pytest.mark.parametrize("kwargs, exc, word", [
+@pytest.mark.parametrize("kwargs, exc, name", [
     (dict(n=0, seed=0), ValueError, "n"),
     (dict(n=-5, seed=0), ValueError, "n"),
     (dict(n=2.5, seed=0), TypeError, "n"),
@@ -119,8 +119,9 @@ def test_full_regeneration_matches_committed_sha(tmp_path, committed):
     (dict(n=10, seed=1.0), TypeError, "seed"),
     (dict(n=10, seed=None), TypeError, "seed"),
 ])
-def test_bad_arguments(kwargs, exc, word):
-    with pytest.raises(exc, match=word):
+def test_bad_arguments(kwargs, exc, name):
+    # every message starts with the argument's full name (anchored: a one-letter name must not match anywhere)
+    with pytest.raises(exc, match=f"^{name} must"):
         S.generate_sprites(**kwargs)
 
 
@@ -131,10 +132,44 @@ def test_train_test_split():
     assert len(te) == 200 and len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == 1000
     tr, te = S.train_test_split(1000, 0.1, seed=0, group_size=10)
     assert len(np.intersect1d(tr // 10, te // 10)) == 0
-    with pytest.raises(ValueError, match="test_fraction"):
-        S.train_test_split(100, 1.5)
-    with pytest.raises(TypeError, match="n"):
-        S.train_test_split(10.0, 0.5)
+
+
+@pytest.mark.parametrize("args, kwargs, exc, name", [
+    ((100, 1.5), {}, ValueError, "test_fraction"),
+    ((100, 0.0), {}, ValueError, "test_fraction"),
+    ((100, "0.1"), {}, TypeError, "test_fraction"),
+    ((10.0, 0.5), {}, TypeError, "n"),
+    ((1, 0.5), {}, ValueError, "n"),
+    ((100, 0.1), dict(seed=-1), ValueError, "seed"),
+    ((100, 0.1), dict(group_size=0), ValueError, "group_size"),
+    ((100, 0.1), dict(group_size=2.0), TypeError, "group_size"),
+    ((10, 0.1), dict(group_size=10), ValueError, "group_size"),
+])
+def test_train_test_split_bad_arguments(args, kwargs, exc, name):
+    with pytest.raises(exc, match=f"^{name} must"):
+        S.train_test_split(*args, **kwargs)
+
+
+def test_file_functions_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match="^path must"):
+        S.write_sprites_file(123, n=10, seed=0)
+    with pytest.raises(TypeError, match="^meta_path must"):
+        S.write_sprites_file(tmp_path / "a.npz", n=10, seed=0, meta_path=1.5)
+    with pytest.raises(TypeError, match="^path must"):
+        S.load_sprites(42)
+    with pytest.raises(CorruptFileError, match="python -m dlhelpers data"):
+        S.load_metadata(tmp_path / "missing.npz")
+
+
+def test_images_to_tensor_checks():
+    x = S.images_to_tensor(np.array([[[[0, 255, 0]]]], np.uint8))  # (1,1,1,3) -> (1,3,1,1)
+    assert x.shape == (1, 3, 1, 1) and x.flatten().tolist() == [-1.0, 1.0, -1.0]
+    with pytest.raises(TypeError, match="^images must"):
+        S.images_to_tensor([[0, 0, 0]])
+    with pytest.raises(TypeError, match="^images must"):
+        S.images_to_tensor(np.zeros((2, 16, 16, 3), np.float32))
+    with pytest.raises(ValueError, match="^images must"):
+        S.images_to_tensor(np.zeros((2, 16, 16), np.uint8))
 
 
 def test_dataset_ranges_onehot_null_context(committed):
@@ -159,10 +194,31 @@ def test_dataset_default_split(committed):
     test = S.SpriteDataset(images, labels, split="test")
     assert len(train) + len(test) == len(labels)
     assert 0.05 < len(test) / len(labels) < 0.15
-    with pytest.raises(ValueError, match="split"):
-        S.SpriteDataset(images[:10], labels[:10], split="val")
-    with pytest.raises(ValueError, match="labels"):
-        S.SpriteDataset(images[:10], labels[:9])
+
+
+
+@pytest.mark.parametrize("kwargs, exc, name", [
+    (dict(split="val"), ValueError, "split"),
+    (dict(split=1), TypeError, "split"),
+    (dict(split="train", indices=[1]), ValueError, "split"),
+    (dict(indices=[0, 10]), ValueError, "indices"),
+    (dict(indices=[[0, 1]]), ValueError, "indices"),
+    (dict(indices=[0.5]), TypeError, "indices"),
+    (dict(null_context=1), TypeError, "null_context"),
+    (dict(n_labels=9), ValueError, "labels"),
+    (dict(label_offset=5), ValueError, "labels"),
+    (dict(label_dtype=np.float32), TypeError, "labels"),
+    (dict(image_dtype=np.float32), TypeError, "images"),
+    (dict(no_labels=True), ValueError, "images"),
+])
+def test_dataset_bad_arguments(committed, kwargs, exc, name):
+    images, labels, _ = committed
+    images, labels = images[:10].astype(kwargs.pop("image_dtype", np.uint8)), labels[:kwargs.pop("n_labels", 10)]
+    labels = (labels + kwargs.pop("label_offset", 0)).astype(kwargs.pop("label_dtype", np.int64))
+    if kwargs.pop("no_labels", False):
+        labels = None
+    with pytest.raises(exc, match=f"^{name} (must|and)"):
+        S.SpriteDataset(images, labels, **kwargs)
 
 
 def test_gallery(tmp_path, committed):
@@ -172,3 +228,26 @@ def test_gallery(tmp_path, committed):
     with Image.open(p) as im:
         assert im.size[1] == 5 * (16 * 3 + 2) + 2
     assert S.DEFAULT_GALLERY.stat().st_size < 300_000
+    for kwargs, exc, name in [(dict(per_class=0), ValueError, "per_class"), (dict(scale=2.0), TypeError, "scale"),
+                              (dict(gap=-1), ValueError, "gap"), (dict(label_rows="yes"), TypeError, "label_rows")]:
+        with pytest.raises(exc, match=f"^{name} must"):
+            S.save_gallery(tmp_path / "g.png", images, labels, **kwargs)
+    with pytest.raises(ValueError, match="^images must"):
+        S.save_gallery(tmp_path / "g.png", images[:, :8], labels)
+    with pytest.raises(ValueError, match="^labels must"):
+        S.save_gallery(tmp_path / "g.png", images, labels[:-1])
+
+
+def test_painter_registry_and_module_sizes():
+    from pathlib import Path
+
+    from dlhelpers.sprites import painters
+    assert [f.__name__ for f in painters.DRAW] == ["hero", "nonhero", "food", "spell", "side"]
+    assert len(painters.DRAW) == S.NUM_CLASSES
+    for label, draw in enumerate(painters.DRAW):
+        canvas = draw(np.random.default_rng([0, label]))
+        assert canvas.m.shape == (16, 16) and canvas.m.dtype == np.uint8 and canvas.m.max() <= 6
+        assert (canvas.m == 1).any() and (canvas.m >= 2).any()  # an outline around a shape
+    root = Path(S.__file__).parent
+    sizes = {p.relative_to(root).as_posix(): len(p.read_text().splitlines()) for p in root.rglob("*.py")}
+    assert max(sizes.values()) <= 300, sizes
