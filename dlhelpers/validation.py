@@ -143,8 +143,8 @@ def check_positive_int(value, name: str, low: int = 1, high: int | None = None) 
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     value = int(value)
     if value < low or (high is not None and value > high):
-        rng = f"{low}…{high}" if high is not None else f"≥ {low}"
-        raise ValueError(f"{name} must be in {rng}, got {value}")
+        rng = f"in {low}…{high}" if high is not None else f"≥ {low}"
+        raise ValueError(f"{name} must be {rng}, got {value}")
     return value
 
 
