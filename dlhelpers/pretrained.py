@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import precision as fast
+from .precision import prepare_model
 from .io import DATA_DIR, CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file, verify_file
 from .schedules import NoiseSchedule
 from .unet import ContextUnet
@@ -61,7 +61,7 @@ def load_pretrained(name: str = "final", device=None, weights_dir: Path | None =
         raise CorruptFileError(f"{path} does not match ContextUnet({model_cfg}): {exc}. "
                                f"Regenerate it with: {REGENERATE}") from None
     device = torch.device(device) if device is not None else torch.device("cpu")
-    fast.prepare_model(model, device)
+    prepare_model(model, device)
     schedule = NoiseSchedule.linear(**sched_cfg).to(device)
     return model.eval(), schedule
 
