@@ -1,9 +1,10 @@
-"""Student versions and nbgrader autograding of the course notebooks, end to end (issue #6).
+"""The nbgrader course and autograding of the course notebooks, end to end (issues #6, #13; needs nbgrader).
 
 Everything is written under pytest's tmp_path, never into the repository. The kernels run the notebooks in their
 CI size (env CI=true; the notebooks shrink their work then). To stay within a few minutes on a 2-core CPU the
 grading is a representative subset: the untouched student version of EVERY notebook, plus the full solution and
-three broken submissions (syntax error, an exception, an infinite loop) of the cheapest notebook.
+three broken submissions (syntax error, an exception, an infinite loop) of the cheapest notebook, and a tiny
+made-up notebook for the manually graded written answers.
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ import time
 import nbformat
 import pytest
 
-from dlhelpers.tools import workbook as wb
+from dlhelpers.tools import grading as gr
+from dlhelpers.tools import student_copies as sc
 
-NOTEBOOKS = wb.numbered_notebooks()
+NOTEBOOKS = sc.numbered_notebooks()
 # The cheapest notebook to execute (measured: 02 runs in ~18 s, the others in 70–100 s, 1 thread under load).
 CHEAP = next((p for p in NOTEBOOKS if p.name.startswith("02_")), NOTEBOOKS[0])
 BEGIN_SOL, END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -51,7 +53,7 @@ def course(tmp_path_factory):
     _require_nbgrader()
     root = tmp_path_factory.mktemp("course")
     t0 = time.perf_counter()
-    names = wb.generate_assignments(root)
+    names = gr.generate_assignments(root)
     print(f"generate_assignment for {len(names)} notebooks: {time.perf_counter() - t0:.1f} s")
     assert names == [p.stem for p in NOTEBOOKS]
     return root
@@ -76,39 +78,51 @@ def _grade_cell(nb, i) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ student versions
-def test_nbgrader_missing_gives_the_install_command(monkeypatch, tmp_path):
-    monkeypatch.setitem(__import__("sys").modules, "nbgrader.preprocessors", None)
-    with pytest.raises(wb.NbgraderMissing, match=re.escape('pip install -e ".[instructor]"')):
-        wb.write_workbook(tmp_path / "workbook")
-    assert wb.main(["workbook", "--out", str(tmp_path / "workbook")]) == 1
-
-
-def test_student_versions_offline_without_solutions_or_hidden_tests(course, tmp_path, monkeypatch, capsys):
+def test_nbgrader_missing_gives_the_install_command(monkeypatch, tmp_path, capsys):
     from dlhelpers.tools.cli import main
 
+    monkeypatch.setitem(__import__("sys").modules, "nbgrader.preprocessors", None)
+    with pytest.raises(gr.NbgraderMissing, match=re.escape('pip install -e ".[instructor]"')):
+        gr.generate_assignments(tmp_path / "course")
+    assert main(["course", "--release", "--course-dir", str(tmp_path / "course")]) == 1
+    assert 'pip install -e ".[instructor]"' in capsys.readouterr().err
+    # the students' command does not need it
+    assert main(["student-copies", "--out", str(tmp_path / "my-work")]) == 0
+
+
+def _nbgrader_md(cell) -> dict:
+    """A cell's nbgrader metadata without what only generate_assignment's gradebook steps add."""
+    return {k: v for k, v in cell.metadata.get("nbgrader", {}).items() if k not in ("checksum", "cell_type")}
+
+
+def test_student_copies_match_nbgrader_and_the_class_release(course, tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
-        raise AssertionError("making the workbook tried to use the network")
+        raise AssertionError("making the student copies tried to use the network")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    out = tmp_path / "workbook"
-    assert main(["workbook", "--out", str(out)]) == 0  # the documented `python -m dlhelpers workbook`
-    assert sorted(p.name for p in out.iterdir()) == [p.name for p in NOTEBOOKS]
+    out = tmp_path / "my-work"
+    assert sc.write_student_copies(out, verbose=False) == [out / p.name for p in NOTEBOOKS]
 
     for path in NOTEBOOKS:
         source = nbformat.read(str(path), as_version=4)
-        student_text = (out / path.name).read_text(encoding="utf-8")
-        student = nbformat.reads(student_text, as_version=4)
-        nbformat.validate(student)
+        mine = nbformat.read(str(out / path.name), as_version=4)
+        # the pure-Python copy is what nbgrader's own preprocessors make of the same notebook ...
+        theirs = gr.nbgrader_student_version(source)
+        assert [c.source for c in mine.cells] == [c.source for c in theirs.cells], path.name
+        assert [_nbgrader_md(c) for c in mine.cells] == [_nbgrader_md(c) for c in theirs.cells], path.name
+        assert [(c.metadata.get("editable"), c.metadata.get("deletable")) for c in mine.cells] == \
+               [(c.metadata.get("editable"), c.metadata.get("deletable")) for c in theirs.cells], path.name
+        # ... and the class release (`nbgrader generate_assignment`) is that copy without the model answers
         released = nbformat.read(str(course / "release" / path.stem / path.name), as_version=4)
-        # the self-study workbook is exactly what `nbgrader generate_assignment` releases
-        assert [c.source for c in student.cells] == [c.source for c in released.cells], path.name
-        assert [c.metadata.get("nbgrader") for c in student.cells] == \
-               [c.metadata.get("nbgrader") for c in released.cells], path.name
+        self_study = [c for c in mine.cells if sc.SELF_STUDY_TAG not in c.metadata.get("tags", [])]
+        assert [c.source for c in released.cells] == [c.source for c in self_study], path.name
+        assert [_nbgrader_md(c) for c in released.cells] == [_nbgrader_md(c) for c in self_study], path.name
+        assert not any(sc.SELF_STUDY_TAG in c.metadata.get("tags", []) for c in released.cells), path.name
         # the text between the markers, and each of its lines, is gone (lines also shown outside the
         # solution/hidden regions of the source, like an import, do not count)
         visible = "\n".join(_strip_regions(c.source) for c in source.cells)
-        for version, nbv in (("workbook", student), ("release", released)):
+        for version, nbv in (("student copy", mine), ("release", released)):
             text = "\n".join(c.source for c in nbv.cells)
             for cell in source.cells:
                 for kind, (begin, end) in (("solution", (BEGIN_SOL, END_SOL)), ("hidden test", (BEGIN_HID, END_HID))):
@@ -120,16 +134,8 @@ def test_student_versions_offline_without_solutions_or_hidden_tests(course, tmp_
                                 assert line not in text, f"{version} {path.name} still contains {kind} line {line!r}"
             for marker in (BEGIN_SOL, END_SOL, BEGIN_HID, END_HID):
                 assert marker not in text, f"{version} {path.name} still contains {marker!r}"
-        for cell in student.cells:
-            assert not cell.get("outputs"), f"{path.name}: the student version has outputs"
-        n_stubs = sum("raise NotImplementedError()" in c.source for c in student.cells)
-        assert n_stubs == len(wb.exercises(path)) >= 2
-
-    # a second run keeps the student's work
-    (out / NOTEBOOKS[0].name).write_text("my work", encoding="utf-8")
-    assert main(["workbook", "--out", str(out)]) == 0
-    assert (out / NOTEBOOKS[0].name).read_text(encoding="utf-8") == "my work"
-    assert "kept" in capsys.readouterr().out
+        n_stubs = sum("raise NotImplementedError()" in c.source for c in mine.cells)
+        assert n_stubs == len([e for e in sc.exercises(path) if not e.manual]) >= 2
 
 
 def _strip_regions(source: str) -> str:
@@ -185,7 +191,7 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
     shutil.copyfile(CHEAP, subs / "solutions" / CHEAP.name)  # the instructor's solution notebook as it is
 
     t0 = time.perf_counter()
-    rows = wb.grade_folder(subs, course, tmp_path / "scores.csv", regenerate=False)
+    rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", regenerate=False)
     print(f"graded {len(NOTEBOOKS)} untouched + 1 solution notebook in {time.perf_counter() - t0:.1f} s")
     by = _rows_by(rows)
 
@@ -194,10 +200,10 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
         table = list(csv.DictReader(f))
     assert [(r["student"], r["notebook"], r["grade_id"]) for r in table] == \
            [(r["student"], r["notebook"], r["grade_id"]) for r in rows]
-    assert tuple(table[0]) == wb.SCORE_COLUMNS
+    assert tuple(table[0]) == gr.SCORE_COLUMNS
 
     for path in NOTEBOOKS:
-        exs = wb.exercises(path)
+        exs = sc.exercises(path)
         # untouched: graded (nbgrader exit 0), 0 points on every exercise ...
         for e in exs:
             r = by[("untouched", path.stem, e.check_id)]
@@ -208,7 +214,8 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
         assert all(_grade_cell(nb, i) for i in errors), \
             f"{path.name}: with the stubs, cells other than the checks fail: " \
             f"{ {i: e for i, e in errors.items() if not _grade_cell(nb, i)} }"
-        check_cells = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+        check_cells = [i for i, c in enumerate(nb.cells) if sc.is_check_cell(c)]
+        assert len(check_cells) == len([e for e in exs if not e.manual])
         for i in check_cells:
             assert errors.get(i), f"{path.name} cell {i}: an unsolved exercise's check did not fail"
             ename, evalue = errors[i][0]
@@ -219,18 +226,19 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
             want = next(c.source for c in src.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
             assert nb.cells[i].source == want
 
-    # the solutions: full points, no error anywhere
-    for e in wb.exercises(CHEAP):
+    # the solutions: full points (a written answer left as "YOUR ANSWER HERE" is 0), no error anywhere
+    for e in sc.exercises(CHEAP):
         r = by[("solutions", CHEAP.stem, e.check_id)]
-        assert (r["status"], r["score"], r["max_score"]) == ("graded", float(e.points), float(e.points)), r
+        want = 0.0 if e.manual else float(e.points)
+        assert (r["status"], r["score"], r["max_score"]) == ("graded", want, float(e.points)), r
     assert _error_cells(_autograded(course, "solutions", CHEAP)) == {}
     # notebooks a student did not hand in: listed as missing, 0 points
     others = [p for p in NOTEBOOKS if p != CHEAP]
-    assert all(by[("solutions", p.stem, e.check_id)]["status"] == "missing" for p in others for e in wb.exercises(p))
+    assert all(by[("solutions", p.stem, e.check_id)]["status"] == "missing" for p in others for e in sc.exercises(p))
 
 
 def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):
-    exs = wb.exercises(CHEAP)
+    exs = [e for e in sc.exercises(CHEAP) if not e.manual]
     first, rest = exs[0], exs[1:]
     bad = {
         "syntax_error": "return (",
@@ -243,12 +251,12 @@ def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):
         _write(subs, student, CHEAP, _submission(CHEAP, course, answers))
 
     t0 = time.perf_counter()
-    rows = wb.grade_folder(subs, course, tmp_path / "scores.csv", cell_timeout=BAD_CELL_TIMEOUT,
+    rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", cell_timeout=BAD_CELL_TIMEOUT,
                            submission_timeout=240, regenerate=False)
     print(f"graded {len(bad)} broken submissions of {CHEAP.name} in {time.perf_counter() - t0:.1f} s")
     by = _rows_by(rows)
-    source = nbformat.read(str(CHEAP), as_version=4)
-    sol_idx = next(i for i, c in enumerate(source.cells)
+    released = nbformat.read(str(course / "release" / CHEAP.stem / CHEAP.name), as_version=4)
+    sol_idx = next(i for i, c in enumerate(released.cells)
                    if c.metadata.get("nbgrader", {}).get("grade_id") == first.solution_id)
     for student in bad:
         r = by[(student, CHEAP.stem, first.check_id)]
@@ -268,9 +276,76 @@ def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):
 def test_outer_timeout_scores_zero_not_stale(course, tmp_path):
     """nbgrader killed by the outer timeout: status 'timeout', 0 points (never a previous run's grades)."""
     subs = tmp_path / "submissions"
-    _write(subs, "killed", CHEAP, _submission(CHEAP, course, {e.solution_id: "solve" for e in wb.exercises(CHEAP)}))
-    wb.import_submissions(subs, course, [CHEAP.stem])
-    status = wb.autograde(course, CHEAP.stem, "killed", timeout=1)
+    _write(subs, "killed", CHEAP, _submission(CHEAP, course, {e.solution_id: "solve" for e in sc.exercises(CHEAP)}))
+    gr.import_submissions(subs, course, [CHEAP.stem])
+    status = gr.autograde(course, CHEAP.stem, "killed", timeout=1)
     assert status == "timeout"
-    rows = wb.scores(course, {("killed", CHEAP.stem): status})
+    rows = gr.scores(course, {("killed", CHEAP.stem): status})
     assert rows and all(r["score"] == 0 and r["status"] == "timeout" for r in rows if r["notebook"] == CHEAP.stem)
+
+
+# ------------------------------------------------------------------------------ written (manually graded) answers
+def _tiny_source(folder):
+    """A made-up course of one notebook: a code exercise with its check, and a written question (1 point, graded
+    by hand) followed by its self-study model answer."""
+    v4 = nbformat.v4
+
+    def nbg(gid, **kw):
+        return {"nbgrader": {"grade_id": gid, "schema_version": 3, "task": False, **kw}}
+
+    cells = [
+        v4.new_markdown_cell("# A tiny notebook"),
+        v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                         metadata=nbg("t_double", solution=True, grade=False, locked=False)),
+        v4.new_code_cell("assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
+                         metadata={**nbg("t_double_check", solution=False, grade=True, locked=True, points=2),
+                                   "tags": [sc.RAISES_TAG]}),
+        v4.new_markdown_cell("**Question.** Why double?"),
+        v4.new_markdown_cell("YOUR ANSWER HERE", metadata=nbg("t_why", solution=True, grade=True, locked=False,
+                                                              points=1)),
+        v4.new_markdown_cell("<details><summary>Show a model answer</summary>\n\nBecause.\n</details>",
+                             metadata={"tags": [sc.SELF_STUDY_TAG]}),
+    ]
+    nb = v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                               "language": "python"}})
+    folder.mkdir(parents=True)
+    nbformat.write(nb, str(folder / "01_tiny.ipynb"))
+    return folder
+
+
+def test_written_answers_are_left_for_manual_grading(tmp_path):
+    from nbgrader.api import Gradebook
+
+    _require_nbgrader()
+    source, course = _tiny_source(tmp_path / "notebooks"), tmp_path / "course"
+    assert "| 01_tiny | `t_why` | hand | 1 |" in sc.points_table(source)
+    assert "| **01_tiny** | **total** | | **3** |" in sc.points_table(source)
+    assert gr.generate_assignments(course, source) == ["01_tiny"]
+    released = nbformat.read(str(course / "release" / "01_tiny" / "01_tiny.ipynb"), as_version=4)
+    assert not any("Because." in c.source for c in released.cells), "the class release shows the model answer"
+    assert [c.source for c in released.cells][-1] == "YOUR ANSWER HERE"
+
+    subs = tmp_path / "submissions"
+    _write(subs, "blank", source / "01_tiny.ipynb", released)
+    answered = nbformat.from_dict(released)
+    answered.cells[1].source = answered.cells[1].source.replace("raise NotImplementedError()", "return x + x")
+    answered.cells[4].source = "Because two is more than one."
+    _write(subs, "answered", source / "01_tiny.ipynb", answered)
+
+    rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", cell_timeout=BAD_CELL_TIMEOUT, source=source,
+                           regenerate=False, verbose=False)
+    by = {(r["student"], r["grade_id"]): (r["status"], r["score"], r["max_score"]) for r in rows}
+    assert by == {("answered", "t_double_check"): ("graded", 2.0, 2.0),
+                  ("answered", "t_why"): ("manual", 0.0, 1.0),     # waits for the instructor
+                  ("blank", "t_double_check"): ("graded", 0.0, 2.0),
+                  ("blank", "t_why"): ("graded", 0.0, 1.0)}        # unchanged answer: 0, nothing to grade
+    assert "1 written answer(s) to grade by hand" in gr.format_totals(rows)
+
+    # the instructor grades it (as formgrader does); the score table then counts it
+    with Gradebook(f"sqlite:///{(course / 'gradebook.db').resolve()}") as gb:
+        grade = gb.find_grade("t_why", "01_tiny", "01_tiny", "answered")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    rows = gr.scores(course, {("answered", "01_tiny"): "graded"}, source)
+    assert {r["grade_id"]: (r["status"], r["score"]) for r in rows} == {"t_double_check": ("graded", 2.0),
+                                                                        "t_why": ("graded", 1.0)}

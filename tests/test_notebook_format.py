@@ -1,8 +1,9 @@
 """The notebooks' exercises are well-formed nbgrader source (fast: nothing is executed).
 
 Checks every numbered notebook in notebooks/: size and outputs, nbgrader cell metadata, exercise structure
-(solution cell → graded check cell), stubs that keep the solution's signature, grade_ids unique across the course,
-and the points table in INSTRUCTORS.md.
+(solution cell → graded check cell tagged raises-exception; written answers as manually graded markdown cells),
+self-study model answers, stubs that keep the solution's signature, grade_ids unique across the course, and the
+points table in INSTRUCTORS.md.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import re
 import nbformat
 import pytest
 
-from dlhelpers.tools.workbook import (REPO_ROOT, NbgraderMissing, exercises, numbered_notebooks, points_table,
-                                student_notebook)
+from dlhelpers.io import REPO_ROOT
+from dlhelpers.tools.student_copies import (RAISES_TAG, SELF_STUDY_TAG, exercises, is_check_cell, is_written_answer,
+                                            numbered_notebooks, points_table, student_copy)
 
 NOTEBOOKS = numbered_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -60,8 +62,13 @@ def test_nbgrader_metadata(path):
     for i, cell, md in _nbgrader_cells(nb):
         where = f"{path.name} cell {i}"
         assert md.get("schema_version") == 3, f"{where}: nbgrader metadata needs schema_version 3"
+        if is_written_answer(cell):  # a written question: one markdown cell, solution + grade, graded by hand
+            assert isinstance(md.get("grade_id"), str) and md["grade_id"], f"{where}: written answer without grade_id"
+            assert md.get("points") == 1, f"{where} ({md['grade_id']}): a written question is worth 1 point"
+            assert md.get("locked") is False, f"{where}: a written answer cell must not be locked"
+            continue
         if md.get("grade"):
-            assert cell.cell_type == "code", f"{where}: graded cells are code cells"
+            assert cell.cell_type == "code", f"{where}: graded cells are code cells (or written-answer markdown)"
             assert isinstance(md.get("grade_id"), str) and md["grade_id"], f"{where}: graded cell without grade_id"
             points = md.get("points")
             assert isinstance(points, int) and not isinstance(points, bool) and points > 0, \
@@ -97,7 +104,7 @@ def test_every_solution_is_followed_by_its_graded_check(path):
     nb = _load(path)
     n_exercises = 0
     for i, cell, md in _nbgrader_cells(nb):
-        if not md.get("solution"):
+        if not md.get("solution") or is_written_answer(cell):
             continue
         where = f"{path.name} cell {i} ({md['grade_id']})"
         src = cell.source
@@ -116,19 +123,40 @@ def test_every_solution_is_followed_by_its_graded_check(path):
             f"{where}: the check cell {nmd.get('grade_id')} does not test {names}"
         n_exercises += 1
     assert n_exercises >= 2, f"{path.name} has {n_exercises} graded exercise(s); the course asks for at least two"
-    assert len(exercises(path)) == n_exercises
+    assert len([e for e in exercises(path) if not e.manual]) == n_exercises
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_graded_check_cells_carry_the_raises_exception_tag(path):
+    """An unsolved exercise's check raises; the tag lets Run All (JupyterLab, nbclient, nbval) go on past it."""
+    nb = _load(path)
+    untagged = [f"cell {i} ({c.metadata['nbgrader']['grade_id']})" for i, c in enumerate(nb.cells)
+                if is_check_cell(c) and RAISES_TAG not in c.metadata.get("tags", [])]
+    assert not untagged, f"{path.name}: graded check cells without the {RAISES_TAG!r} tag: {untagged}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_self_study_answers_are_markdown_details_blocks(path):
+    """Model answers for self-study students: markdown, folded in <details>, dropped from the class version."""
+    nb = _load(path)
+    for i, cell in enumerate(nb.cells):
+        if SELF_STUDY_TAG not in cell.metadata.get("tags", []):
+            continue
+        where = f"{path.name} cell {i}"
+        assert cell.cell_type == "markdown", f"{where}: a {SELF_STUDY_TAG!r} cell must be markdown"
+        assert re.search(r"<details>.*</details>", cell.source, flags=re.S), \
+            f"{where}: a {SELF_STUDY_TAG!r} cell must hold the answer in a <details>…</details> block"
+        assert "nbgrader" not in cell.metadata or not cell.metadata["nbgrader"].get("solution"), \
+            f"{where}: a model answer must not be an nbgrader solution cell"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_stubs_keep_the_solution_signature(path):
     nb = _load(path)
-    try:
-        student = student_notebook(nb)
-    except NbgraderMissing:
-        pytest.skip('nbgrader is not installed (pip install -e ".[instructor]"); cannot make student versions')
+    student = student_copy(nb, path.name)
     assert len(student.cells) == len(nb.cells)
     for i, cell, md in _nbgrader_cells(nb):
-        if not md.get("solution"):
+        if not md.get("solution") or is_written_answer(cell):
             continue
         where = f"{path.name} cell {i} ({md['grade_id']})"
         stub = student.cells[i]
@@ -148,4 +176,4 @@ def test_instructors_md_points_table_is_current():
     assert m, "INSTRUCTORS.md lacks the <!-- points-table:start/end --> block"
     assert m.group(1) == points_table(), (
         "INSTRUCTORS.md's points table is out of date; replace the block with the output of "
-        "`python -m dlhelpers.tools.workbook points-table`")
+        "`python -m dlhelpers points-table`")

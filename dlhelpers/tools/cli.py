@@ -159,12 +159,41 @@ def cmd_bench(args) -> int:
 
 
 def cmd_workbook(args) -> int:
-    from dlhelpers.tools.workbook import NbgraderMissing, write_workbook
+    """``student-copies`` (alias ``workbook``): the student's copies in my-work/, missing ones only (no nbgrader)."""
+    from dlhelpers.tools.student_copies import write_student_copies
+    write_student_copies(args.out)
+    return 0
+
+
+def cmd_course(args) -> int:
+    """Instructors: the nbgrader course (needs nbgrader; without it, a one-line error with the install command)."""
+    from dlhelpers.tools import grading
+    folder = Path(args.course_dir) if args.course_dir else grading.DEFAULT_COURSE_DIR
     try:
-        write_workbook(args.out)
-    except NbgraderMissing as exc:
+        if args.release:
+            print("released to", folder / "release", ":", *grading.generate_assignments(folder))
+        else:
+            print("wrote", folder / "source", ":", *grading.build_course(folder))
+    except grading.NbgraderMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_grade(args) -> int:
+    """Instructors: autograde a folder of submissions (needs nbgrader)."""
+    from dlhelpers.tools import grading
+    try:
+        grading.grade_folder(args.submissions, args.course_dir, args.csv, args.cell_timeout, args.submission_timeout)
+    except grading.NbgraderMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_points_table(args) -> int:
+    from dlhelpers.tools.student_copies import points_table
+    print(points_table(), end="")
     return 0
 
 
@@ -226,10 +255,25 @@ def _bench_commands(sub) -> None:
 
 
 def _instructor_commands(sub) -> None:
-    """Student copies and grading (owned by dlhelpers.tools.workbook)."""
-    w = sub.add_parser("workbook", help="write student versions of the notebooks (solutions removed)")
-    w.add_argument("--out", default="workbook")
+    """Student copies (dlhelpers.tools.student_copies) and nbgrader grading (dlhelpers.tools.grading)."""
+    w = sub.add_parser("student-copies", aliases=["workbook"],
+                       help="write your own copies of the notebooks into my-work/ (missing ones only; no solutions)")
+    w.add_argument("--out", default=None, help="folder for the copies (default my-work/ in the repository)")
     w.set_defaults(func=cmd_workbook)
+    c = sub.add_parser("course", help="instructors: nbgrader course/source/ from notebooks/ (--release: also release)")
+    c.add_argument("--course-dir", default=None, help="default course/ in the repository")
+    c.add_argument("--release", action="store_true", help="also run nbgrader generate_assignment → course/release/")
+    c.set_defaults(func=cmd_course)
+    g = sub.add_parser("grade", help="instructors: autograde DIR/<student>/NN_name.ipynb into a CSV score table")
+    g.add_argument("submissions")
+    g.add_argument("--course-dir", default=None, help="default course/ in the repository")
+    g.add_argument("--csv", default=None, help="score table path (default course/scores.csv)")
+    g.add_argument("--cell-timeout", type=int, default=300, help="per-cell limit in seconds")
+    g.add_argument("--submission-timeout", type=float, default=None,
+                   help="outer limit per notebook and student in seconds (default 20 × cell timeout)")
+    g.set_defaults(func=cmd_grade)
+    sub.add_parser("points-table", help="instructors: print the points table that INSTRUCTORS.md carries"
+                   ).set_defaults(func=cmd_points_table)
 
 
 def main(argv=None) -> int:

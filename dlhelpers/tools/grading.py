@@ -1,42 +1,39 @@
-"""Student versions of the notebooks, and the instructor's nbgrader course, built from ``notebooks/`` on demand.
+"""The instructor's nbgrader course and autograding, built from ``notebooks/`` on demand (needs nbgrader).
 
-The notebooks in ``notebooks/`` are the single source: each exercise is authored in nbgrader's source format
-(a solution cell with ``### BEGIN SOLUTION`` / ``### END SOLUTION``, then a locked, graded check cell that may end
-with a ``### BEGIN HIDDEN TESTS`` region). Everything else is generated, never edited by hand:
+Students never need this module: their copies come from ``dlhelpers.tools.student_copies``. nbgrader is an
+optional dependency (``pip install -e ".[instructor]"``); nothing else in the course imports it.
 
-* ``write_workbook(out)`` — ``python -m dlhelpers workbook`` — the self-study student versions, made by nbgrader's
-  own preprocessors (the ones ``nbgrader generate_assignment`` runs, minus its gradebook): solutions replaced by
-  ``raise NotImplementedError()``, hidden tests removed, outputs cleared, graded cells locked.
-* ``build_course(course_dir)`` — ``python -m dlhelpers.workbook course`` — the git-ignored nbgrader course
-  directory ``course/source/<NN_name>/<NN_name>.ipynb`` that the repository's ``nbgrader_config.py`` points at.
-* ``grade_folder(submissions)`` — ``python -m dlhelpers.workbook grade DIR`` — runs ``nbgrader autograde`` on a
-  folder of submitted notebooks (``DIR/<student>/<NN_name>.ipynb``), one notebook of one student at a time under a
-  per-cell timeout and an outer timeout, and writes one CSV row per student and exercise.
+* ``build_course(course_dir)`` — ``python -m dlhelpers course`` — the git-ignored nbgrader course directory
+  ``course/source/<NN_name>/<NN_name>.ipynb``, the *class version* of each notebook (``student_copies.class_version``:
+  the ``self-study-answer`` model answers dropped), that the repository's ``nbgrader_config.py`` points at;
+  ``--release`` also runs ``nbgrader generate_assignment`` (``generate_assignments``).
+* ``grade_folder(submissions)`` — ``python -m dlhelpers grade DIR`` — runs ``nbgrader autograde`` on a folder of
+  submitted notebooks (``DIR/<student>/<NN_name>.ipynb``), one notebook of one student at a time under a per-cell
+  timeout and an outer timeout, and writes one CSV row per student and graded cell. Written answers (markdown,
+  nbgrader ``solution`` + ``grade``) are left for manual grading (status ``manual`` until graded in formgrader).
+* ``nbgrader_student_version(nb)`` — what ``nbgrader generate_assignment`` makes of a notebook's cells, by its own
+  preprocessors; the tests compare it with ``student_copies.student_copy``.
 
-nbgrader is an optional dependency (``pip install -e ".[instructor]"``); the course itself never imports it.
 See INSTRUCTORS.md for the commands.
 """
 from __future__ import annotations
 
-import argparse
+import copy
 import csv
 import io
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from dlhelpers.io import REPO_ROOT, PathLike
+from dlhelpers.io import REPO_ROOT, PathLike, atomic_write_bytes
+from dlhelpers.tools.student_copies import assignment_name, class_version, exercises, numbered_notebooks
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
 DEFAULT_COURSE_DIR = REPO_ROOT / "course"
-NOTEBOOK_PATTERN = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
 ASSIGNMENT_GLOB = "[0-9][0-9]_*"  # the course's assignments in course/source/, for nbgrader commands
 INSTALL_HINT = 'pip install -e ".[instructor]"'
 
@@ -49,82 +46,27 @@ class NbgraderMissing(ImportError):
     """nbgrader (an optional, instructor-only dependency) is not installed."""
 
 
-def _require_nbgrader():
+def require_nbgrader():
+    """nbgrader's preprocessors module, or NbgraderMissing with the install command."""
     try:
-        import nbgrader.preprocessors as pre  # noqa: F401
+        import nbgrader.preprocessors as pre
     except ImportError as exc:
         raise NbgraderMissing(
-            f"making student versions of the notebooks needs nbgrader, an optional dependency. Install it with\n"
-            f"    {INSTALL_HINT}\n(from the repository root), then run the command again.") from exc
+            f"the instructor commands (course, grade) need nbgrader, an optional dependency. Install it with\n"
+            f"    {INSTALL_HINT}\n(from the repository root), then run the command again. Students do not need it: "
+            f"`python -m dlhelpers student-copies` makes their copies without it.") from exc
     return pre
 
 
-# ---------------------------------------------------------------------------------------------- the notebooks
-def numbered_notebooks(source: Optional[PathLike] = None) -> list[Path]:
-    """The course notebooks ``NN_name.ipynb`` in ``source`` (default ``notebooks/``), in order."""
-    folder = Path(source) if source is not None else NOTEBOOKS_DIR
-    paths = sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
-    if not paths:
-        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {folder}")
-    return paths
-
-
-def assignment_name(notebook: PathLike) -> str:
-    """The nbgrader assignment of a notebook: its file name without ``.ipynb`` (``01_sampling``)."""
-    return Path(notebook).stem
-
-
-@dataclass(frozen=True)
-class Exercise:
-    notebook: str      # "01_sampling"
-    solution_id: str   # grade_id of the solution cell
-    check_id: str      # grade_id of the graded check cell that follows it
-    points: int
-
-
-def exercises(notebook: PathLike) -> list[Exercise]:
-    """The graded exercises of a source notebook: each solution cell and the graded check cell right after it."""
-    import nbformat
-    nb = nbformat.read(str(notebook), as_version=4)
-    out = []
-    for cell, nxt in zip(nb.cells, nb.cells[1:]):
-        md, md_next = cell.metadata.get("nbgrader", {}), nxt.metadata.get("nbgrader", {})
-        if md.get("solution") and md_next.get("grade"):
-            out.append(Exercise(assignment_name(notebook), md["grade_id"], md_next["grade_id"],
-                                int(md_next["points"])))
-    return out
-
-
-def points_table(source: Optional[PathLike] = None) -> str:
-    """The Markdown table of graded cells and points per notebook that INSTRUCTORS.md carries (a test compares)."""
-    lines = ["| notebook | graded cell (`grade_id`) | points |", "|---|---|---:|"]
-    total = 0
-    for path in numbered_notebooks(source):
-        ex = exercises(path)
-        for e in ex:
-            lines.append(f"| {e.notebook} | `{e.check_id}` | {e.points} |")
-        subtotal = sum(e.points for e in ex)
-        total += subtotal
-        lines.append(f"| **{assignment_name(path)}** | **total** | **{subtotal}** |")
-    lines.append(f"| **course** | **total** | **{total}** |")
-    return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------- student versions
-def student_notebook(nb):
-    """The student version of a source notebook (an ``nbformat.NotebookNode``; the input is not modified).
-
-    Runs nbgrader's own preprocessors in ``nbgrader generate_assignment``'s order (without the gradebook, header
-    and test-template steps): LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums,
-    ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata.
-    """
-    import copy
-
+def nbgrader_student_version(nb):
+    """The student version of a notebook by nbgrader's own preprocessors, in ``generate_assignment``'s order
+    (without the gradebook, header and test-template steps): LockCells, ClearSolutions, ClearOutput,
+    CheckCellMetadata, ComputeChecksums, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata."""
     import nbformat
     from nbconvert.exporters import NotebookExporter
     from traitlets.config import Config
 
-    pre = _require_nbgrader()
+    pre = require_nbgrader()
     exporter = NotebookExporter(config=Config())
     for cls in (pre.LockCells, pre.ClearSolutions, pre.ClearOutput, pre.CheckCellMetadata, pre.ComputeChecksums,
                 pre.ClearHiddenTests, pre.ClearMarkScheme, pre.ComputeChecksums, pre.CheckCellMetadata):
@@ -133,41 +75,15 @@ def student_notebook(nb):
     return nbformat.reads(body, as_version=4)
 
 
-def write_workbook(out: PathLike = "workbook", source: Optional[PathLike] = None, force: bool = False) -> list[Path]:
-    """Write the student version of every course notebook into ``out`` (default ``workbook/``).
+# ------------------------------------------------------------------------------------------ the nbgrader course
+def build_course(course_dir: Optional[PathLike] = None, source: Optional[PathLike] = None) -> list[str]:
+    """(Re)generate ``course_dir/source/<NN_name>/<NN_name>.ipynb`` (class versions) from ``notebooks/``.
 
-    A notebook already in ``out`` is kept (it may hold the student's work) unless ``force`` is true; delete it to
-    get a fresh copy. Returns the paths written.
+    Returns the assignment names. ``course/`` is git-ignored and generated: ``notebooks/`` stays the only copy to
+    edit.
     """
     import nbformat
 
-    from dlhelpers.io import atomic_write
-
-    _require_nbgrader()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in numbered_notebooks(source):
-        target = out / path.name
-        if target.exists() and not force:
-            print(f"kept {target} (it may hold your work; delete it to get a fresh copy)")
-            continue
-        student = student_notebook(nbformat.read(str(path), as_version=4))
-        data = nbformat.writes(student).encode("utf-8")
-        atomic_write(target, lambda f: f.write(data))
-        written.append(target)
-        print(f"wrote {target}")
-    if written:
-        print(f"open them with: jupyter lab {out}")
-    return written
-
-
-# ------------------------------------------------------------------------------------------ the nbgrader course
-def build_course(course_dir: Optional[PathLike] = None, source: Optional[PathLike] = None) -> list[str]:
-    """(Re)generate ``course_dir/source/<NN_name>/<NN_name>.ipynb`` from ``notebooks/``; returns the assignments.
-
-    ``course/`` is git-ignored and generated: the notebooks in ``notebooks/`` stay the only copy to edit.
-    """
     course = Path(course_dir) if course_dir is not None else DEFAULT_COURSE_DIR
     names = []
     for path in numbered_notebooks(source):
@@ -176,7 +92,8 @@ def build_course(course_dir: Optional[PathLike] = None, source: Optional[PathLik
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        shutil.copyfile(path, folder / path.name)
+        nb = class_version(nbformat.read(str(path), as_version=4))
+        atomic_write_bytes(folder / path.name, nbformat.writes(nb).encode("utf-8"))
         names.append(name)
     write_course_config(course)
     return names
@@ -187,13 +104,13 @@ def write_course_config(course_dir: PathLike) -> Path:
     that nbgrader run inside ``course_dir`` (as ``run_nbgrader`` does) finds both."""
     course = Path(course_dir).resolve()
     course.mkdir(parents=True, exist_ok=True)
-    text = (f"# Generated by dlhelpers.workbook: the repository's nbgrader config, rooted in this folder.\n"
+    text = (f"# Generated by `python -m dlhelpers course`: the repository's nbgrader config, rooted in this folder.\n"
             f"c = get_config()  # noqa: F821\n"
             f"load_subconfig({str(NBGRADER_CONFIG)!r})  # noqa: F821\n"
             f"c.CourseDirectory.root = {str(course)!r}\n")
     target = course / "nbgrader_config.py"
     if not target.exists() or target.read_text() != text:
-        target.write_text(text)
+        atomic_write_bytes(target, text.encode("utf-8"))
     return target
 
 
@@ -212,7 +129,7 @@ def run_nbgrader(args: Sequence[str], course_dir: PathLike, timeout: Optional[fl
     lands in the caller's folder). Raises ``subprocess.TimeoutExpired`` after
     ``timeout`` seconds (the process is killed).
     """
-    _require_nbgrader()
+    require_nbgrader()
     course = Path(course_dir).resolve()
     write_course_config(course)
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
@@ -314,7 +231,9 @@ def autograde(course_dir: PathLike, assignment: str, student: str, cell_timeout:
 
 def scores(course_dir: PathLike, results: dict, source: Optional[PathLike] = None) -> list[dict]:
     """One row per (student, notebook, graded cell) from the gradebook; ``results[(student, notebook)]`` is the
-    autograde status. A notebook not graded (missing, failed, timed out) scores 0 on every cell, never a stale grade.
+    autograde status. A notebook not graded (missing, failed, timed out) scores 0 on every cell, never a stale
+    grade. A written answer that still waits for its manual grade has status ``manual`` and scores 0 for now
+    (an unchanged answer, "YOUR ANSWER HERE", is scored 0 by nbgrader itself and counts as graded).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -325,29 +244,28 @@ def scores(course_dir: PathLike, results: dict, source: Optional[PathLike] = Non
         for student in sorted({s for s, _ in results}):
             for notebook, exs in table.items():
                 status = results.get((student, notebook), "missing")
+                found: dict = {}
                 if status == "graded":
                     try:
-                        found = {e.check_id: float(gb.find_grade(e.check_id, notebook, notebook, student).score)
-                                 for e in exs}
+                        for e in exs:
+                            grade = gb.find_grade(e.check_id, notebook, notebook, student)
+                            found[e.check_id] = (float(grade.score), "manual" if grade.needs_manual_grade else status)
                     except MissingEntry:  # graded against an older version of the notebook
                         status = "failed"
                 for e in exs:
-                    score = found[e.check_id] if status == "graded" else 0.0
+                    score, cell_status = found[e.check_id] if status == "graded" else (0.0, status)
                     rows.append(dict(student=student, notebook=notebook, grade_id=e.check_id, score=score,
-                                     max_score=float(e.points), status=status))
+                                     max_score=float(e.points), status=cell_status))
     return rows
 
 
 def write_scores_csv(rows: list[dict], path: PathLike) -> Path:
-    from dlhelpers.io import atomic_write
-
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=SCORE_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
         writer.writerow({**r, "score": f"{r['score']:g}", "max_score": f"{r['max_score']:g}"})
-    data = buf.getvalue().encode("utf-8")
-    return atomic_write(path, lambda f: f.write(data))
+    return atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 
 def grade_folder(submissions: PathLike, course_dir: Optional[PathLike] = None, csv_path: Optional[PathLike] = None,
@@ -361,6 +279,8 @@ def grade_folder(submissions: PathLike, course_dir: Optional[PathLike] = None, c
     ``course_dir/scores.csv``). The autograded notebooks (with hidden tests and outputs) are in
     ``course_dir/autograded/<student>/<NN_name>/``; nbgrader's output is in ``course_dir/autograde.log``.
     """
+    if not Path(submissions).is_dir():
+        raise ValueError(f"submissions: {submissions} is not a folder (expected <student>/NN_name.ipynb inside)")
     course = Path(course_dir) if course_dir is not None else DEFAULT_COURSE_DIR
     course.mkdir(parents=True, exist_ok=True)
     if regenerate:
@@ -401,54 +321,16 @@ def _children_cpu() -> float:
 
 
 def format_totals(rows: list[dict]) -> str:
-    """A short per-student, per-notebook summary of score rows."""
+    """A short per-student, per-notebook summary of score rows (and how many answers wait for a manual grade)."""
     totals: dict = {}
     for r in rows:
-        key = (r["student"], r["notebook"])
-        s, m, _ = totals.get(key, (0.0, 0.0, r["status"]))
-        totals[key] = (s + r["score"], m + r["max_score"], r["status"])
-    return "\n".join(f"{st:<20} {nb:<24} {s:g}/{m:g}  {status}" for (st, nb), (s, m, status) in totals.items())
+        s, m, statuses = totals.setdefault((r["student"], r["notebook"]), [0.0, 0.0, []])
+        totals[(r["student"], r["notebook"])] = [s + r["score"], m + r["max_score"], statuses + [r["status"]]]
+    lines = []
+    for (st, nb), (s, m, statuses) in totals.items():
+        auto = [x for x in statuses if x != "manual"]
+        note = f" + {statuses.count('manual')} written answer(s) to grade by hand" if "manual" in statuses else ""
+        lines.append(f"{st:<20} {nb:<24} {s:g}/{m:g}  {auto[0] if auto else 'graded'}{note}")
+    return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------------------------------- CLI
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dlhelpers.workbook",
-                                description="student versions and nbgrader autograding of the course notebooks")
-    sub = p.add_subparsers(dest="command", required=True)
-    w = sub.add_parser("workbook", help="write student versions (same as `python -m dlhelpers workbook`)")
-    w.add_argument("--out", default="workbook")
-    w.add_argument("--force", action="store_true", help="overwrite notebooks already in --out")
-    c = sub.add_parser("course", help="generate course/source/ from notebooks/ (add --release for course/release/)")
-    c.add_argument("--course-dir", default=None)
-    c.add_argument("--release", action="store_true", help="also run nbgrader generate_assignment for each notebook")
-    g = sub.add_parser("grade", help="autograde DIR/<student>/NN_name.ipynb into a CSV score table")
-    g.add_argument("submissions")
-    g.add_argument("--course-dir", default=None)
-    g.add_argument("--csv", default=None, help="score table path (default course/scores.csv)")
-    g.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT)
-    g.add_argument("--submission-timeout", type=float, default=None,
-                   help="outer limit per notebook and student in seconds (default 20 × cell timeout)")
-    sub.add_parser("points-table", help="print the points table that INSTRUCTORS.md carries")
-    args = p.parse_args(argv)
-    try:
-        if args.command == "workbook":
-            write_workbook(args.out, force=args.force)
-        elif args.command == "course":
-            if args.release:
-                names = generate_assignments(args.course_dir)
-                print("released to", Path(args.course_dir or DEFAULT_COURSE_DIR) / "release", ":", *names)
-            else:
-                names = build_course(args.course_dir)
-                print("wrote", Path(args.course_dir or DEFAULT_COURSE_DIR) / "source", ":", *names)
-        elif args.command == "grade":
-            grade_folder(args.submissions, args.course_dir, args.csv, args.cell_timeout, args.submission_timeout)
-        elif args.command == "points-table":
-            print(points_table(), end="")
-    except NbgraderMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
