@@ -1,6 +1,8 @@
 # nbgrader configuration for "How Diffusion Models Work" (instructors only: pip install -e ".[instructor]").
+# Students never need it: their copies (my-work/) come from `python -m dlhelpers student-copies`, without nbgrader.
 # nbgrader reads this file when run from the repository root. The course directory it points at, course/, is
-# git-ignored and GENERATED from notebooks/ by `python -m dlhelpers.workbook course`; see INSTRUCTORS.md.
+# git-ignored and GENERATED from notebooks/ by `python -m dlhelpers course` (the class version of each notebook:
+# the self-study model answers dropped); `python -m dlhelpers grade DIR` autogrades. See INSTRUCTORS.md.
 import os
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -17,6 +19,9 @@ c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
 
 # Stub left in place of each solution (the notebooks' checks recognise NotImplementedError and say so).
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Written answers (markdown cells with solution + grade) get "YOUR ANSWER HERE" (ClearSolutions.text_stub, default);
+# autograde leaves them for manual grading in formgrader (an unchanged answer scores 0 by itself).
 
 # Per-cell limit when autograding: ends a submission's infinite loop (the cell scores 0, later cells still run).
 # Set on ExecutePreprocessor (not Execute) so that `--ExecutePreprocessor.timeout=N` on the command line wins.

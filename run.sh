@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The course's two entry points, each one command on a fresh machine with Python >= 3.10:
-#   bash run.sh lab    set up .venv and open the course in JupyterLab
+#   bash run.sh lab    set up .venv, write your own copies of the notebooks into my-work/ (only the missing ones:
+#                      never your work) and open my-work/01_sampling.ipynb in JupyterLab
 #   bash run.sh test   set up .venv and run every test (unit tests, notebooks, grading, browser)
 # TORCH_SPEC picks the PyTorch build to install (default torch==2.13.0; see README for CPU-only wheels).
 set -euo pipefail
@@ -16,13 +17,14 @@ setup() {
   if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/pip install -q "$TORCH_SPEC"
   fi
-  .venv/bin/pip install -q -e ".[$1]"
+  .venv/bin/pip install -q -e ".${1:+[$1]}"   # lab: no extras (no nbgrader); test: the test and instructor tools
 }
 
 case "${1:-}" in
   lab)
-    setup "test"
-    exec .venv/bin/python -m jupyter lab notebooks/01_sampling.ipynb
+    setup ""
+    .venv/bin/python -m dlhelpers student-copies --out my-work
+    exec .venv/bin/python -m jupyter lab my-work/01_sampling.ipynb
     ;;
   test)
     setup "test,instructor"

@@ -90,6 +90,22 @@ def test_nbgrader_missing_gives_the_install_command(monkeypatch, tmp_path, capsy
     assert main(["student-copies", "--out", str(tmp_path / "my-work")]) == 0
 
 
+def _nbgrader_student_version(nb):
+    """The student version of a notebook by nbgrader's own preprocessors, in ``generate_assignment``'s order
+    (without the gradebook, header and test-template steps): LockCells, ClearSolutions, ClearOutput,
+    CheckCellMetadata, ComputeChecksums, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata."""
+    from nbconvert.exporters import NotebookExporter
+    from traitlets.config import Config
+
+    import nbgrader.preprocessors as pre
+    exporter = NotebookExporter(config=Config())
+    for cls in (pre.LockCells, pre.ClearSolutions, pre.ClearOutput, pre.CheckCellMetadata, pre.ComputeChecksums,
+                pre.ClearHiddenTests, pre.ClearMarkScheme, pre.ComputeChecksums, pre.CheckCellMetadata):
+        exporter.register_preprocessor(cls(), enabled=True)
+    body, _ = exporter.from_notebook_node(nbformat.from_dict(nb), resources={})
+    return nbformat.reads(body, as_version=4)
+
+
 def _nbgrader_md(cell) -> dict:
     """A cell's nbgrader metadata without what only generate_assignment's gradebook steps add."""
     return {k: v for k, v in cell.metadata.get("nbgrader", {}).items() if k not in ("checksum", "cell_type")}
@@ -108,7 +124,7 @@ def test_student_copies_match_nbgrader_and_the_class_release(course, tmp_path, m
         source = nbformat.read(str(path), as_version=4)
         mine = nbformat.read(str(out / path.name), as_version=4)
         # the pure-Python copy is what nbgrader's own preprocessors make of the same notebook ...
-        theirs = gr.nbgrader_student_version(source)
+        theirs = _nbgrader_student_version(source)
         assert [c.source for c in mine.cells] == [c.source for c in theirs.cells], path.name
         assert [_nbgrader_md(c) for c in mine.cells] == [_nbgrader_md(c) for c in theirs.cells], path.name
         assert [(c.metadata.get("editable"), c.metadata.get("deletable")) for c in mine.cells] == \

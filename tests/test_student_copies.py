@@ -35,10 +35,11 @@ def _region_lines(source: str) -> list[str]:
     return out
 
 
-def _outside_lines(source: str) -> set[str]:
+def _outside(source: str) -> str:
+    """A cell's source without its solution / hidden-test regions: what the student is shown anyway."""
     for begin, end in REGIONS:
         source = re.sub(re.escape(begin) + r".*?" + re.escape(end), "", source, flags=re.S)
-    return {line.strip() for line in source.split("\n")}
+    return source
 
 
 # ------------------------------------------------------------------------------------------- (a) no solutions
@@ -53,8 +54,8 @@ def test_a_newcomers_copy_has_no_solution_code_and_no_hidden_tests(path, tmp_pat
     nbformat.validate(copy)
     assert len(copy.cells) == len(source.cells), "a student copy keeps every cell (model answers included)"
 
-    # no line between the markers survives, unless the same line is also shown outside the regions (an import)
-    visible = set().union(*(_outside_lines(c.source) for c in source.cells))
+    # no line between the markers survives, unless the source shows it outside the regions too (an import, a hint)
+    visible = "\n".join(_outside(c.source) for c in source.cells)
     text = "\n".join(c.source for c in copy.cells)
     for i, cell in enumerate(source.cells):
         for line in _region_lines(cell.source):

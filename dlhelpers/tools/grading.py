@@ -1,24 +1,15 @@
 """The instructor's nbgrader course and autograding, built from ``notebooks/`` on demand (needs nbgrader).
 
-Students never need this module: their copies come from ``dlhelpers.tools.student_copies``. nbgrader is an
-optional dependency (``pip install -e ".[instructor]"``); nothing else in the course imports it.
-
-* ``build_course(course_dir)`` — ``python -m dlhelpers course`` — the git-ignored nbgrader course directory
-  ``course/source/<NN_name>/<NN_name>.ipynb``, the *class version* of each notebook (``student_copies.class_version``:
-  the ``self-study-answer`` model answers dropped), that the repository's ``nbgrader_config.py`` points at;
-  ``--release`` also runs ``nbgrader generate_assignment`` (``generate_assignments``).
-* ``grade_folder(submissions)`` — ``python -m dlhelpers grade DIR`` — runs ``nbgrader autograde`` on a folder of
-  submitted notebooks (``DIR/<student>/<NN_name>.ipynb``), one notebook of one student at a time under a per-cell
-  timeout and an outer timeout, and writes one CSV row per student and graded cell. Written answers (markdown,
-  nbgrader ``solution`` + ``grade``) are left for manual grading (status ``manual`` until graded in formgrader).
-* ``nbgrader_student_version(nb)`` — what ``nbgrader generate_assignment`` makes of a notebook's cells, by its own
-  preprocessors; the tests compare it with ``student_copies.student_copy``.
-
-See INSTRUCTORS.md for the commands.
+Students never need this module (their copies come from ``student_copies``); nbgrader is an optional dependency,
+``pip install -e ".[instructor]"``. ``build_course`` — ``python -m dlhelpers course [--release]`` — writes the
+git-ignored ``course/source/<NN_name>/<NN_name>.ipynb``, the *class version* of each notebook (the
+``self-study-answer`` model answers dropped), and with ``--release`` runs ``nbgrader generate_assignment``.
+``grade_folder`` — ``python -m dlhelpers grade DIR`` — autogrades ``DIR/<student>/<NN_name>.ipynb`` one notebook of
+one student at a time (per-cell and outer timeouts) into a CSV row per student and graded cell; written answers
+(markdown, nbgrader ``solution`` + ``grade``) are left for manual grading. See INSTRUCTORS.md.
 """
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import os
@@ -56,23 +47,6 @@ def require_nbgrader():
             f"    {INSTALL_HINT}\n(from the repository root), then run the command again. Students do not need it: "
             f"`python -m dlhelpers student-copies` makes their copies without it.") from exc
     return pre
-
-
-def nbgrader_student_version(nb):
-    """The student version of a notebook by nbgrader's own preprocessors, in ``generate_assignment``'s order
-    (without the gradebook, header and test-template steps): LockCells, ClearSolutions, ClearOutput,
-    CheckCellMetadata, ComputeChecksums, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata."""
-    import nbformat
-    from nbconvert.exporters import NotebookExporter
-    from traitlets.config import Config
-
-    pre = require_nbgrader()
-    exporter = NotebookExporter(config=Config())
-    for cls in (pre.LockCells, pre.ClearSolutions, pre.ClearOutput, pre.CheckCellMetadata, pre.ComputeChecksums,
-                pre.ClearHiddenTests, pre.ClearMarkScheme, pre.ComputeChecksums, pre.CheckCellMetadata):
-        exporter.register_preprocessor(cls(), enabled=True)
-    body, _ = exporter.from_notebook_node(copy.deepcopy(nb), resources={})
-    return nbformat.reads(body, as_version=4)
 
 
 # ------------------------------------------------------------------------------------------ the nbgrader course
@@ -125,9 +99,8 @@ def run_nbgrader(args: Sequence[str], course_dir: PathLike, timeout: Optional[fl
                  log: Optional[io.TextIOBase] = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` on ``course_dir`` with the repository's ``nbgrader_config.py``.
 
-    Runs in ``course_dir``, where ``write_course_config`` puts a config that loads the repository's (and nothing
-    lands in the caller's folder). Raises ``subprocess.TimeoutExpired`` after
-    ``timeout`` seconds (the process is killed).
+    Runs in ``course_dir``, where ``write_course_config`` puts a config that loads the repository's (nothing lands
+    in the caller's folder). Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds (the process is killed).
     """
     require_nbgrader()
     course = Path(course_dir).resolve()
@@ -154,12 +127,11 @@ def _kill_tree(popen: subprocess.Popen) -> None:
     """SIGKILL a process started by ``run_nbgrader`` and all its descendants, by process id."""
     import signal
 
-    pids = []
     try:
         import psutil
         pids = [c.pid for c in psutil.Process(popen.pid).children(recursive=True)]
     except Exception:  # psutil missing or the process already gone: the kernels notice their parent died
-        pass
+        pids = []
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
