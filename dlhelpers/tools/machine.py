@@ -34,16 +34,22 @@ def device_name(device) -> str:
     return cpu_name()
 
 
+def threads_text() -> str:
+    """"1 thread" / "2 threads": PyTorch's intra-op thread count."""
+    n = torch.get_num_threads()
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
 def describe(device="cpu") -> str:
     """One line for a report header, e.g. "AMD EPYC (x86_64, 2 threads)" or
     "NVIDIA H100 80GB HBM3 (CUDA 12.8; host AMD EPYC, 2 threads)"."""
     device = torch.device(device)
-    threads = torch.get_num_threads()
+    threads = threads_text()
     if device.type == "cuda":
-        return f"{device_name(device)} (CUDA {torch.version.cuda}; host {cpu_name()}, {threads} threads)"
+        return f"{device_name(device)} (CUDA {torch.version.cuda}; host {cpu_name()}, {threads})"
     if device.type == "mps":
-        return f"{device_name(device)} ({platform.machine()}, {threads} threads)"
-    return f"{cpu_name()} ({platform.machine()}, {threads} threads)"
+        return f"{device_name(device)} ({platform.machine()}, {threads})"
+    return f"{cpu_name()} ({platform.machine()}, {threads})"
 
 
 def machine_info(device="cpu") -> dict:

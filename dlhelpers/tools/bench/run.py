@@ -1,0 +1,70 @@
+"""``run_benchmark``: the speed and quality sections in one process, written to ``data/benchmarks.md`` (or ``out``).
+
+What is measured, and against which papers, is in ``speed`` and ``quality``; this module resolves the device
+(``dlhelpers.devices.pick_device``: CUDA, MPS, then the CPU), runs the sections and records the machine
+(``dlhelpers.tools.machine``). On a GPU the times are absolute times on the card the header names.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from dlhelpers.devices import pick_device
+from dlhelpers.io import DATA_DIR, atomic_write_bytes
+from dlhelpers.sprites import CLASS_NAMES
+from dlhelpers.tools import machine
+from dlhelpers.tools.bench.quality import precision_training_section, quality_section
+from dlhelpers.tools.bench.report import render
+from dlhelpers.tools.bench.speed import sampler_section, speed_section
+
+REPORT = DATA_DIR / "benchmarks.md"
+
+
+def _memory_line(device: torch.device) -> str:
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = f"Peak memory (max RSS of the benchmark process): {rss_mb:.0f} MB."
+    if device.type == "cuda":
+        gpu_mb = torch.cuda.max_memory_allocated(device) / 2 ** 20
+        line += f" Peak GPU memory allocated (`torch.cuda.max_memory_allocated`): {gpu_mb:.0f} MB."
+    return line
+
+
+def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, device: str = "auto",
+                  verbose: bool = True) -> str:
+    """Run the benchmark on ``device`` ("auto", "cpu", "cuda", "mps"), write the report to ``out`` (default
+    ``data/benchmarks.md``) atomically and return it. ``smoke=True``: tiny sizes, under a minute on a CPU, numbers
+    meaningless — it checks that every section runs. Never writes the README (``update_readme`` does)."""
+    if not isinstance(smoke, bool):
+        raise TypeError(f"smoke must be a bool, got {type(smoke).__name__}")
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a path or None, got {type(out).__name__}")
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    path = Path(out) if out is not None else REPORT
+    say = print if verbose else (lambda *a, **k: None)
+    t_start = time.perf_counter()
+    say(f"speed: forward and training step on {dev} (interleaved)…", flush=True)
+    speed_rows, stats = speed_section(smoke, dev)
+    say("speed: samplers…", flush=True)
+    sampler_times, overhead, one_forward = sampler_section(smoke, dev)
+    say("quality: samplers on the shipped weights…", flush=True)
+    quality = quality_section(smoke, dev)
+    say("quality: short training run, fp32 vs fast path…", flush=True)
+    train_cmp, train_steps = precision_training_section(smoke, dev)
+
+    command = "python -m dlhelpers bench" + (" --smoke" if smoke else "") + (
+        f" --device {device}" if device != "auto" else "")
+    report = render(smoke=smoke, command=command, machine=machine.describe(dev), torch_version=torch.__version__,
+                    fast_dtype=stats["fast_dtype"], seconds=time.perf_counter() - t_start,
+                    where=machine.device_name(dev) if dev.type != "cpu" else f"the CPU ({machine.threads_text()})",
+                    speed_rows=speed_rows, stats=stats, sampler_times=sampler_times, overhead=overhead,
+                    one_forward=one_forward, memory=_memory_line(dev), quality=quality,
+                    class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
+    say(report)
+    atomic_write_bytes(path, report.encode())
+    return report

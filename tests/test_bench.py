@@ -1,0 +1,187 @@
+"""The benchmark: a smoke run writes a complete report (every section, per-class and FD-ratio columns), never the
+README; ``update_readme`` copies a full report between the README's markers; bench imports the library only."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dlhelpers.sprites import CLASS_NAMES
+from dlhelpers.tools import machine
+from dlhelpers.tools.bench import report as R
+from dlhelpers.tools.bench import run_benchmark, update_readme
+from dlhelpers.tools.bench.timing import interleaved
+from dlhelpers.tools.course_reference import CourseContextUnet, course_perturb_input, course_schedule, \
+    course_training_step
+
+
+def _cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _number(cell):
+    return float(re.sub(r"[^0-9.\-]", "", cell))
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    from dlhelpers.tools.bench import run as run_module
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("bench") / "report.md"
+    written = []
+
+    def recording_write(path, data):
+        written.append(Path(path).resolve())
+        return real_write(path, data)
+
+    real_write = run_module.atomic_write_bytes
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run_module, "atomic_write_bytes", recording_write)
+        mp.setattr(R, "atomic_write_bytes", recording_write)
+        text = run_benchmark(smoke=True, out=str(out), device="cpu", verbose=False)
+    assert written == [out.resolve()], f"the benchmark wrote {written}; only --out, never the README"
+    return text, out
+
+
+def test_smoke_report_has_every_section(smoke):
+    text, out = smoke
+    assert out.read_text() == text
+    assert text.startswith(R.SMOKE_TITLE)
+    for heading in ("## Speed on the CPU", "## Quality on the shipped weights", "## fp32 vs fast path"):
+        assert heading in text
+    assert machine.cpu_name() in text and "--device cpu" in text
+    for row in ("| UNet forward", "| training step", "| training images/s", "| DDIM-2 |", "Sampler overhead",
+                "Real-vs-real sprite FD", "| fp32 |", "| auto |"):
+        assert row in text, row
+
+
+def test_quality_table_per_class_and_fd_ratio_columns(smoke):
+    text, _ = smoke
+    lines = text.split("## Quality", 1)[1].splitlines()
+    header_at = next(i for i, ln in enumerate(lines) if ln.startswith("| sampler |"))
+    header = _cells(lines[header_at])
+    assert header[3:4 + len(CLASS_NAMES)] == ["context accuracy", *CLASS_NAMES]
+    assert header[-2:] == ["sprite FD", "FD ÷ DDPM-500's"]
+    rows = []
+    for ln in lines[header_at + 2:]:
+        if not ln.startswith("|"):
+            break
+        rows.append(_cells(ln))
+    labels = [r[0] for r in rows]
+    assert any(lb.startswith("DPM-Solver++(2M)-") for lb in labels), labels
+    assert "DDIM-2, guidance w=2" in labels and "DDIM-2 fp32" in labels
+    ref_fd = _number(rows[0][-2])
+    for r in rows:
+        assert len(r) == len(header), r
+        per_class = [_number(c) for c in r[4:4 + len(CLASS_NAMES)]]
+        # equal numbers of sprites per class: the overall accuracy is the mean of the per-class ones
+        assert _number(r[3]) == pytest.approx(sum(per_class) / len(per_class), abs=0.6), r
+        fd, ratio = _number(r[-2]), _number(r[-1])
+        assert fd > 0 and ratio == pytest.approx(fd / ref_fd, abs=0.011), r
+    assert _number(rows[0][-1]) == 1.0 and _number(rows[0][2]) == 1.0
+
+
+README_TEXT = "# Course\n\nintro\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\n## After\nkept\n"
+FULL_REPORT = "# Benchmark\n\n`python -m dlhelpers bench` — a machine.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+
+def test_update_readme_copies_between_markers(tmp_path):
+    report, readme = tmp_path / "b.md", tmp_path / "README.md"
+    report.write_text(FULL_REPORT)
+    readme.write_text(README_TEXT)
+    assert update_readme(report, readme) == readme
+    new = readme.read_text()
+    assert new == ("# Course\n\nintro\n\n<!-- bench:start -->\n`python -m dlhelpers bench` — a machine.\n\n"
+                   "| a | b |\n|---|---|\n| 1 | 2 |\n<!-- bench:end -->\n\n## After\nkept\n")
+    update_readme(str(report), str(readme))
+    assert readme.read_text() == new  # idempotent
+
+
+def test_update_readme_bad_inputs(tmp_path):
+    report, readme = tmp_path / "b.md", tmp_path / "README.md"
+    report.write_text(FULL_REPORT)
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="readme_path"):
+        update_readme(report, readme)
+    readme.write_text("<!-- bench:end -->\n<!-- bench:start -->\n")
+    with pytest.raises(ValueError, match="readme_path"):
+        update_readme(report, readme)
+    readme.write_text(README_TEXT)
+    report.write_text(R.SMOKE_TITLE + "\n\nnumbers\n")
+    with pytest.raises(ValueError, match="report_path.*smoke"):
+        update_readme(report, readme)
+    with pytest.raises(ValueError, match="report_path"):
+        update_readme(tmp_path / "missing.md", readme)
+    with pytest.raises(TypeError, match="readme_path"):
+        update_readme(report, 3)
+    assert readme.read_text() == README_TEXT
+
+
+def test_cli_bench_readme_and_device_choice(tmp_path):
+    report, readme = tmp_path / "b.md", tmp_path / "README.md"
+    report.write_text(FULL_REPORT)
+    readme.write_text(README_TEXT)
+    cmd = [sys.executable, "-m", "dlhelpers"]
+    subprocess.run(cmd + ["bench-readme", "--report", str(report), "--readme", str(readme)], check=True,
+                   capture_output=True)
+    assert "| 1 | 2 |" in readme.read_text()
+    if not torch.cuda.is_available():
+        res = subprocess.run(cmd + ["bench", "--smoke", "--device", "cuda", "--out", str(tmp_path / "x.md")],
+                             capture_output=True, text=True)
+        assert res.returncode == 1 and "cuda" in res.stderr.lower() and not (tmp_path / "x.md").exists()
+
+
+def test_run_benchmark_bad_inputs():
+    with pytest.raises(TypeError, match="smoke"):
+        run_benchmark(smoke="yes")
+    with pytest.raises(ValueError, match="device"):
+        run_benchmark(smoke=True, device="tpu")
+    with pytest.raises(TypeError, match="out"):
+        run_benchmark(smoke=True, out=3)
+
+
+def test_bench_imports_the_library_only_and_the_library_never_imports_bench():
+    code = ("import sys, dlhelpers.tools.bench; "
+            "bad = [m for m in sys.modules if m == 'dlhelpers.tools.cli']; assert not bad, bad; "
+            "import dlhelpers.training, dlhelpers.evaluation.metrics, dlhelpers.pretrained")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    code = ("import sys, dlhelpers, dlhelpers.training, dlhelpers.sampling, dlhelpers.dpm_solver, "
+            "dlhelpers.evaluation.metrics; bad = [m for m in sys.modules if m.startswith('dlhelpers.tools')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_our_training_step_is_the_librarys_loss():
+    import inspect
+    from dlhelpers.tools.bench import speed
+    src = inspect.getsource(speed)
+    assert "diffusion_loss(" in src and "mse_loss" not in src and "add_noise" not in src
+
+
+def test_course_reference_keeps_the_courses_loop():
+    _, _, ab_t = course_schedule(500)
+    assert ab_t[0] == 1 and ab_t.shape == (501,)
+    t = torch.tensor([10, 400])
+    x = course_perturb_input(torch.zeros(2, 3, 16, 16), t, torch.ones(2, 3, 16, 16), ab_t)
+    assert torch.allclose(x[:, 0, 0, 0], 1 - ab_t[t])   # the course's (1 − ᾱ_t), not √(1 − ᾱ_t)
+    torch.manual_seed(0)
+    model = CourseContextUnet(n_feat=16).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = model.out[-1].weight.detach().clone()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(4, 3, 16, 16, generator=g).clamp(-1, 1)
+    loss = course_training_step(model, opt, x0, torch.eye(5)[:4], ab_t, 500, g)
+    assert torch.isfinite(loss) and not torch.equal(before, model.out[-1].weight)
+
+
+def test_interleaved_and_machine():
+    calls = []
+    med = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, warmup=1)
+    assert set(med) == {"a", "b"} and calls == ["a", "b"] + ["a", "b"] * 3
+    with pytest.raises(ValueError, match="rounds"):
+        interleaved({"a": lambda: None}, rounds=0)
+    assert machine.cpu_name() in machine.describe("cpu")
+    info = machine.machine_info()
+    assert {"platform", "processor", "threads", "torch"} <= set(info)
