@@ -71,21 +71,47 @@ def test_scrubber_mismatched_result(result):
         W.timestep_scrubber(bad)
 
 
-def test_mixture_normalisation():
+def test_mixture_is_one_normalised_row_and_zero_is_the_null_row():
     c = W.mixture_context([1, 0, 1, 0, 0])
-    assert torch.allclose(c, torch.tensor([0.5, 0, 0.5, 0, 0]))
-    assert torch.allclose(W.mixture_context([0.2, 0.2, 0.2, 0.2, 0.2]), torch.full((5,), 0.2))
-    assert W.mixture_context([0, 0, 0, 0, 0]) is None
+    assert c.shape == (1, 5) and c.dtype == torch.float32
+    assert torch.allclose(c, torch.tensor([[0.5, 0, 0.5, 0, 0]]))
+    assert torch.allclose(W.mixture_context([0.2, 0.2, 0.2, 0.2, 0.2]), torch.full((1, 5), 0.2))
+    assert torch.allclose(W.mixture_context((3, 0, 1, 0, 0)), torch.tensor([[0.75, 0, 0.25, 0, 0]]))
+    null = W.mixture_context([0, 0, 0, 0, 0])
+    assert null.shape == (1, 5) and not null.any()
+    assert W.describe_mixture(null).startswith("null context")
     assert W.describe_mixture(None).startswith("null context")
     assert W.describe_mixture(c) == "hero 0.50, food 0.50"
-    with pytest.raises(ValueError, match="5 entries"):
-        W.mixture_context([1, 0])
-    with pytest.raises(ValueError, match=r"weights\[1\]"):
-        W.mixture_context([1, -1, 0, 0, 0])
-    with pytest.raises(TypeError, match="weights"):
-        W.mixture_context(3)
-    with pytest.raises(TypeError, match=r"weights\[0\]"):
-        W.mixture_context(["a", 0, 0, 0, 0])
+    assert W.describe_mixture(c[0]) == "hero 0.50, food 0.50"
+    with pytest.raises(ValueError, match="context"):
+        W.describe_mixture(torch.zeros(2, 5))
+
+
+def test_mixture_row_is_the_same_as_the_exercise_and_the_samplers_broadcast_it(tiny_model, schedule):
+    from dlhelpers.notebook.checks import check_mix_contexts
+    check_mix_contexts(W.mixture_context)  # the reference passes the student's check: one convention
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    row = W.mixture_context([0, 1, 0, 1, 0])
+    a = sample_ddim(tiny_model, 3, schedule, steps=3, context=row, generator=gen(), progress=False).samples
+    b = sample_ddim(tiny_model, 3, schedule, steps=3, context=row.expand(3, 5), generator=gen(), progress=False)
+    assert torch.equal(a, b.samples)
+    null = W.mixture_context([0] * 5)
+    a = sample_ddim(tiny_model, 3, schedule, steps=3, context=null, generator=gen(), progress=False).samples
+    b = sample_ddim(tiny_model, 3, schedule, steps=3, context=None, generator=gen(), progress=False).samples
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("weights, exc, word", [
+    ([1, 0], ValueError, "5 entries"),
+    ([1, -1, 0, 0, 0], ValueError, r"weights\[1\]"),
+    (3, TypeError, "weights"),
+    (["a", 0, 0, 0, 0], TypeError, r"weights\[0\]"),
+    ([float("inf"), 0, 0, 0, 0], ValueError, "finite"),
+    ([float("nan"), 0, 0, 0, 0], ValueError, "NaN"),
+])
+def test_mixture_bad_weights(weights, exc, word):
+    with pytest.raises(exc, match=word):
+        W.mixture_context(weights)
 
 
 def test_mixer_button_and_sliders_change_the_picture(tiny_model, schedule):
@@ -106,6 +132,24 @@ def test_mixer_button_and_sliders_change_the_picture(tiny_model, schedule):
     assert "food 0.50, spell 0.50" in box.status.value
     box.guidance.value = 3.0
     assert "guidance 3.0" in box.status.value and not box.button.disabled
+
+
+def test_mixer_uses_the_given_mix_function(tiny_model, schedule):
+    calls = []
+
+    def mine(weights):
+        calls.append(list(weights))
+        return W.mixture_context(weights)
+
+    box = W.context_mixer(tiny_model, schedule, n_samples=2, steps=2, static=False, mix=mine)
+    assert calls == [[1.0, 0.0, 0.0, 0.0, 0.0]]  # the first picture
+    box.sliders[1].value = 1.0
+    assert calls[-1] == [1.0, 1.0, 0.0, 0.0, 0.0] and "hero 0.50, non-hero 0.50" in box.status.value
+    bad = W.context_mixer(tiny_model, schedule, n_samples=2, steps=2, static=False,
+                          mix=lambda w: torch.tensor(w, dtype=torch.float32))   # (5,), not (1, 5)
+    assert "error" in bad.status.value and "(1, 5)" in bad.status.value and not bad.button.disabled
+    with pytest.raises(TypeError, match="mix"):
+        W.context_mixer(tiny_model, schedule, static=False, mix="hero")
 
 
 def test_mixer_same_seed_is_reproducible(tiny_model, schedule):

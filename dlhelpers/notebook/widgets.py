@@ -3,9 +3,11 @@
 * ``timestep_scrubber(result)``: a slider over the saved frames of a sampler run (``SampleResult``), labelled by
   the timestep t, showing the grid of x_t and, beside it, the model's predicted x̂₀ at that step.
 * ``context_mixer(model, schedule)``: five sliders, one per class of ``sprites.CLASS_NAMES``, a guidance-scale
-  slider and a "Sample" button. The slider weights are normalised into one mixed context vector (all zero = the
-  null context) and new sprites are drawn with DDIM. Releasing a slider re-samples from the *same* noise, so only
-  the context changes; each press of "Sample" uses a new seed (``seed`` + number of presses).
+  slider and a "Sample" button. ``mix`` (default ``mixture_context``) turns the slider weights into one (1, 5)
+  context row summing to 1 (all zero = the all-zero null context row), and new sprites are drawn with DDIM (Song
+  et al., 2021, eq. 12) under classifier-free guidance ε̃ = ε_∅ + w (ε_c − ε_∅) (Ho & Salimans, 2022, eq. 6, with
+  our w = their w + 1). Releasing a slider re-samples from the *same* noise, so only the context changes; each
+  press of "Sample" uses a new seed (``seed`` + number of presses).
 
 Both return an ipywidgets ``VBox`` to display as a cell's last expression. Where no widget frontend can render
 (ipywidgets missing, or not running inside an IPython kernel) they return a static matplotlib ``Figure`` of the
@@ -126,8 +128,10 @@ def timestep_scrubber(result, nrow: int = 8, show_x0: bool = True, static: bool 
 
 
 # ----------------------------------------------------------------------------------------------- context mixer
-def mixture_context(weights) -> torch.Tensor | None:
-    """Slider weights (one per class, ≥ 0) → a context vector summing to 1, or None (null context) if all zero."""
+def mixture_context(weights) -> torch.Tensor:
+    """Slider weights (one per class, ≥ 0) → a (1, n_cfeat) float32 row summing to 1; all zeros → the all-zero row
+    (the null context, which the samplers treat exactly like ``None``). The one mixture convention of the course:
+    notebook 4's exercise (a) returns the same thing."""
     try:
         values = [check_real(v, f"weights[{i}]", low=0.0) for i, v in enumerate(weights)]
     except TypeError as exc:
@@ -140,20 +144,31 @@ def mixture_context(weights) -> torch.Tensor | None:
     if any(v == float("inf") for v in values):
         raise ValueError("weights must be finite")
     total = sum(values)
-    if total == 0:
-        return None
-    return torch.tensor([v / total for v in values], dtype=torch.float32)
+    row = torch.tensor([values], dtype=torch.float32)   # (1, n_cfeat)
+    return row / total if total > 0 else row
 
 
 def describe_mixture(context) -> str:
+    """"hero 0.50, food 0.50" for a (1, n_cfeat) (or (n_cfeat,)) mixture row; the all-zero row (or None) is the
+    null context."""
     if context is None:
         return "null context (unconditional)"
-    return ", ".join(f"{name} {float(v):.2f}" for name, v in zip(CLASS_NAMES, context) if float(v) > 0)
+    check_tensor(context, "context")
+    if context.ndim == 2 and context.shape[0] == 1:
+        context = context[0]
+    if context.ndim != 1 or context.shape[0] != len(CLASS_NAMES):
+        raise ValueError(f"context must have shape (1, {len(CLASS_NAMES)}), got {tuple(context.shape)}")
+    if not bool(context.any()):
+        return "null context (unconditional)"
+    return ", ".join(f"{name} {float(v):.2f}" for name, v in zip(CLASS_NAMES, context.tolist()) if v > 0)
 
 
 def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: int = 0, device=None,
-                  weights=(1.0, 0.0, 0.0, 0.0, 0.0), static: bool | None = None):
-    """Mix the five sprite classes with sliders and draw new sprites with DDIM (about a second on a CPU)."""
+                  weights=(1.0, 0.0, 0.0, 0.0, 0.0), static: bool | None = None, mix=None):
+    """Mix the five sprite classes with sliders and draw new sprites with DDIM (about a second on a CPU).
+
+    ``mix(weights)`` → (1, 5) context row; None uses ``mixture_context`` (pass exercise (a)'s function to use
+    yours)."""
     from dlhelpers.ddim import sample_ddim
     from dlhelpers.precision import model_device
     from dlhelpers.sampling import model_geometry
@@ -179,7 +194,19 @@ def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: i
             raise ValueError(f"device is {device} but the model is on {model_dev}; move the model or pass "
                              f"device=None")
     device = model_dev
-    first = mixture_context(weights)
+    if mix is None:
+        mix = mixture_context
+    elif not callable(mix):
+        raise TypeError(f"mix must be a function weights → (1, {n_cfeat}) context, got {type(mix).__name__}")
+
+    def to_context(values):
+        context = mix(list(values))
+        if not isinstance(context, torch.Tensor) or tuple(context.shape) != (1, n_cfeat):
+            got = tuple(context.shape) if isinstance(context, torch.Tensor) else type(context).__name__
+            raise ValueError(f"mix must return a (1, {n_cfeat}) context row, got {got}")
+        return context.float().to(device)
+
+    mixture_context(weights)  # validates the starting weights: 5 numbers ≥ 0
 
     def draw(context, guidance, run_seed):
         g = torch.Generator(device).manual_seed(run_seed)
@@ -188,6 +215,7 @@ def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: i
 
     nrow = min(8, n_samples)
     if _use_static(static):
+        first = to_context(weights)
         return _static_figure([(draw(first, 1.0, seed), nrow, f"DDIM-{steps}: {describe_mixture(first)}")])
 
     import ipywidgets as w
@@ -203,11 +231,11 @@ def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: i
     state = {"presses": 0}
 
     def resample(*_):
-        context = mixture_context([s.value for s in sliders])
         run_seed = seed + state["presses"]
         button.disabled = True
         start = time.perf_counter()
         try:
+            context = to_context([s.value for s in sliders])
             samples = draw(context, float(guidance.value), run_seed)
             image.value = _png(samples, nrow)
             status.value = (f"seed {run_seed} · {describe_mixture(context)} · guidance {guidance.value:.1f} · "
