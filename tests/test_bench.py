@@ -133,13 +133,22 @@ def test_cli_bench_readme_and_device_choice(tmp_path):
         assert res.returncode == 1 and "cuda" in res.stderr.lower() and not (tmp_path / "x.md").exists()
 
 
-def test_run_benchmark_bad_inputs():
+def test_run_benchmark_bad_inputs(tmp_path):
+    out = str(tmp_path / "never.md")
     with pytest.raises(TypeError, match="smoke"):
-        run_benchmark(smoke="yes")
+        run_benchmark(smoke="yes", out=out)
     with pytest.raises(ValueError, match="device"):
-        run_benchmark(smoke=True, device="tpu")
+        run_benchmark(smoke=True, device="tpu", out=out)
     with pytest.raises(TypeError, match="out"):
         run_benchmark(smoke=True, out=3)
+    assert not (tmp_path / "never.md").exists()
+
+
+def test_a_smoke_run_never_replaces_the_committed_report():
+    from dlhelpers.tools.bench.run import REPORT, report_path
+    assert report_path(None, smoke=False) == REPORT
+    assert report_path(None, smoke=True).parent != REPORT.parent   # not data/: git never sees a smoke report
+    assert report_path("x.md", smoke=True) == Path("x.md")
 
 
 def test_bench_imports_the_library_only_and_the_library_never_imports_bench():

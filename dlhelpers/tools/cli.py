@@ -244,7 +244,7 @@ def _bench_commands(sub) -> None:
     from dlhelpers.io import REPO_ROOT
     b = sub.add_parser("bench", help="measure speed and quality; writes data/benchmarks.md (never the README)")
     b.add_argument("--smoke", action="store_true", help="a tiny, fast run that checks the benchmark works")
-    b.add_argument("--out", default=None, help="report path (default data/benchmarks.md)")
+    b.add_argument("--out", default=None, help="report path (default data/benchmarks.md; a smoke run: the temp folder)")
     b.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="where to run (auto: CUDA, then MPS, then the CPU)")
     b.set_defaults(func=cmd_bench)

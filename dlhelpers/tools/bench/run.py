@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from dlhelpers.tools.bench.report import render
 from dlhelpers.tools.bench.speed import sampler_section, speed_section
 
 REPORT = DATA_DIR / "benchmarks.md"
+SMOKE_REPORT = Path(tempfile.gettempdir()) / "dlhelpers_bench_smoke.md"  # a smoke run never replaces REPORT
+
+
+def report_path(out, smoke: bool) -> Path:
+    """Where the report goes: ``out`` if given, else ``REPORT`` for a full run and ``SMOKE_REPORT`` for a smoke one."""
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a path or None, got {type(out).__name__}")
+    return Path(out) if out is not None else (SMOKE_REPORT if smoke else REPORT)
 
 
 def _memory_line(device: torch.device) -> str:
@@ -36,16 +45,15 @@ def _memory_line(device: torch.device) -> str:
 def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, device: str = "auto",
                   verbose: bool = True) -> str:
     """Run the benchmark on ``device`` ("auto", "cpu", "cuda", "mps"), write the report to ``out`` (default
-    ``data/benchmarks.md``) atomically and return it. ``smoke=True``: tiny sizes, under a minute on a CPU, numbers
-    meaningless — it checks that every section runs. Never writes the README (``update_readme`` does)."""
+    ``data/benchmarks.md``; for a smoke run ``SMOKE_REPORT`` in the temp folder) atomically and return it.
+    ``smoke=True``: tiny sizes, under a minute on a CPU, numbers meaningless — it checks that every section runs.
+    Never writes the README (``update_readme`` does)."""
     if not isinstance(smoke, bool):
         raise TypeError(f"smoke must be a bool, got {type(smoke).__name__}")
-    if out is not None and not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"out must be a path or None, got {type(out).__name__}")
+    path = report_path(out, smoke)
     dev = pick_device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    path = Path(out) if out is not None else REPORT
     say = print if verbose else (lambda *a, **k: None)
     t_start = time.perf_counter()
     say(f"speed: forward and training step on {dev} (interleaved)…", flush=True)
@@ -67,4 +75,5 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
     say(report)
     atomic_write_bytes(path, report.encode())
+    say(f"wrote {path}")
     return report
