@@ -1,6 +1,18 @@
-"""Notebook 02 (the UNet): injecting the embeddings, one-hot contexts.
+"""Notebook 2 (the UNet): injecting the embeddings, one-hot contexts.
 
-Each check takes the student's function, prints one ✓ line or raises ``ExerciseError`` naming the likely mistake."""
+References
+- Perez, Strub, de Vries, Dumoulin & Courville, "FiLM: Visual Reasoning with a General Conditioning Layer",
+  AAAI 2018, arXiv:1709.07871 — eq. (1)–(2): FiLM(h) = γ ⊙ h + β, a per-channel gain γ and shift β computed from
+  the condition. The course's ContextUnet (``dlhelpers.unet.ContextUnet.inject``) takes γ from the context and β
+  from the time: h ← cemb ⊙ h + temb at both decoder levels, cemb and temb (B, C, 1, 1) broadcast over (B, C, H, W).
+- Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.12598 — the null context (here an
+  all-zero row, label −1) that the model is trained on for 10 % of the images.
+
+Each check takes the student's function, prints one ✓ line or raises ``ExerciseError`` naming the likely mistake.
+``reference_*`` have the students' signatures, for ``yours_or_reference`` in the notebook's later cells: the
+notebook swaps the chosen ``inject`` into the real model (``model.inject = inject``) and builds every context of
+its samples with the chosen ``one_hot_context``.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,15 +20,41 @@ import torch
 from dlhelpers.notebook.checks.common import _call, _close, _expect_tensor, _fail, _ok
 
 
+# ------------------------------------------------------------------------------------------ references
+def reference_inject(h, cemb, temb):
+    """``my_inject``'s signature over ``ContextUnet.inject``: cemb ⊙ h + temb (FiLM, gain from c, shift from t)."""
+    from dlhelpers.unet import ContextUnet
+
+    return ContextUnet.inject(h, cemb, temb)
+
+
+def reference_one_hot_context(labels, n_classes):
+    """``my_one_hot_context``'s signature: float (B, n_classes) one-hot rows, an all-zero row for label −1."""
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point():
+        raise TypeError(f"labels must be a 1-D integer tensor, got {getattr(labels, 'dtype', type(labels).__name__)}"
+                        f" of shape {tuple(getattr(labels, 'shape', ()))}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+    if labels.numel() and (labels.min() < -1 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in −1 … {n_classes - 1}, got {labels.tolist()}")
+    keep = (labels >= 0).float().unsqueeze(1)                                         # (B, 1)
+    return torch.nn.functional.one_hot(labels.clamp(min=0).long(), n_classes).float() * keep   # (B, n_classes)
+
+
+# ------------------------------------------------------------------------------------------ inject
 def check_inject(fn):
-    """fn(h, cemb, temb) → cemb ⊙ h + temb (context multiplies, time adds)."""
+    """fn(h, cemb, temb) → cemb ⊙ h + temb (context multiplies, time adds), one embedding per image."""
     name = "inject"
     g = torch.Generator().manual_seed(4)
-    h = torch.randn(3, 8, 4, 4, generator=g)
-    cemb, temb = torch.randn(3, 8, 1, 1, generator=g), torch.randn(3, 8, 1, 1, generator=g)
+    h = torch.randn(3, 8, 4, 4, generator=g)                                          # (B, C, H, W)
+    cemb, temb = torch.randn(3, 8, 1, 1, generator=g), torch.randn(3, 8, 1, 1, generator=g)   # (B, C, 1, 1)
+    inputs = (h.clone(), cemb.clone(), temb.clone())
+    want = cemb * h + temb
     out = _call(name, fn, h, cemb, temb)
+    if not (torch.equal(h, inputs[0]) and torch.equal(cemb, inputs[1]) and torch.equal(temb, inputs[2])):
+        _fail(name, "your function changed its input in place (mul_/add_/*=); return a new tensor instead")
     _expect_tensor(name, out, h.shape)
-    if _close(out, cemb * h + temb):
+    if _close(out, want):
         return _ok(name, "cemb * h + temb: the context scales the features, the time shifts them")
     if _close(out, temb * h + cemb):
         _fail(name, "time and context are swapped: the context embedding multiplies, the time embedding adds")
@@ -24,21 +62,39 @@ def check_inject(fn):
         _fail(name, "the context was added; in this UNet it multiplies the features (cemb * h)")
     if _close(out, cemb * (h + temb)):
         _fail(name, "the time embedding is added after the multiplication: cemb * h + temb")
-    _fail(name, "values differ from cemb * h + temb")
+    if _close(out, cemb * h):
+        _fail(name, "expected cemb * h + temb, got cemb * h: the time embedding was not added")
+    if _close(out, h + temb):
+        _fail(name, "expected cemb * h + temb, got h + temb: the context embedding is missing")
+    if _close(out, cemb[:1] * h + temb[:1]):
+        _fail(name, "every image has its own embeddings: use the whole cemb and temb, not cemb[0] / temb[0]")
+    _fail(name, f"values differ from cemb * h + temb (largest difference {float((out - want).abs().max()):.3g})")
+
+
+# ------------------------------------------------------------------------------------------ one-hot
+_ONE_HOT_CASES = ((torch.tensor([0, 3, -1, 4]), 5), (torch.tensor([2, -1, 0, -1, 1]), 3))
 
 
 def check_one_hot_context(fn):
     """fn(labels, n_classes) → float one-hot (B, n_classes); label −1 means the all-zero null context."""
     name = "one_hot_context"
-    labels = torch.tensor([0, 3, -1, 4])
-    out = _call(name, fn, labels, 5)
-    _expect_tensor(name, out, (4, 5))
-    if not out.is_floating_point():
-        _fail(name, f"expected a float tensor (the model multiplies with it), got {out.dtype}")
-    want = torch.zeros(4, 5)
-    want[[0, 1, 3], [0, 3, 4]] = 1
-    if not torch.equal(out.float(), want):
-        if out[2].abs().sum() != 0:
-            _fail(name, "label −1 must give the null context: a row of zeros")
-        _fail(name, f"expected one 1 per row at the label's index, got {out.tolist()}")
+    for labels, n in _ONE_HOT_CASES:
+        given = labels.clone()
+        out = _call(name, fn, given, n)
+        if not torch.equal(given, labels):
+            _fail(name, "your function changed labels in place; build a new tensor instead")
+        if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] != n:
+            _fail(name, f"expected shape {(len(labels), n)}, got {tuple(out.shape)}: one column per class, "
+                        f"n_classes = {n} (not a fixed 5, no extra column for −1)")
+        _expect_tensor(name, out, (len(labels), n))
+        if not out.is_floating_point():
+            _fail(name, f"expected a float tensor (the model multiplies with it), got {out.dtype}")
+        want = reference_one_hot_context(labels, n)
+        if torch.equal(out.float(), want):
+            continue
+        null = labels < 0
+        if out[null].abs().sum() != 0:
+            _fail(name, f"label −1 must give the null context, a row of zeros; got {out[null][0].tolist()}")
+        _fail(name, f"expected one 1 per row, in the column of its label; for labels {labels.tolist()} "
+                    f"got {out.tolist()}")
     _ok(name, "one-hot rows, and a zero row for the null context")
