@@ -49,7 +49,7 @@ def test_smoke_report_has_every_section(smoke):
     text, out = smoke
     assert out.read_text() == text
     assert text.startswith(R.SMOKE_TITLE)
-    for heading in ("## Speed on the CPU", "## Quality on the shipped weights", "## fp32 vs fast path"):
+    for heading in ("## Speed on the CPU, 1 thread (", "## Quality on the shipped weights", "## fp32 vs fast path"):
         assert heading in text
     assert machine.cpu_name() in text and "--device cpu" in text
     for row in ("| UNet forward", "| training step", "| training images/s", "| DDIM-2 |", "Sampler overhead",

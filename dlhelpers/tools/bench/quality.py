@@ -93,14 +93,14 @@ def precision_training_section(smoke: bool, device):
     ``dlhelpers.training.train``: {precision: (mean loss over the last quarter, its s.e., seconds)}, steps."""
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.training import TrainConfig, train
-    steps = 4 if smoke else 200
+    steps, batch = (4, 20) if smoke else (200, 100)
     ds = SpriteDataset()
     out = {}
     for precision in ("fp32", "auto"):
         torch.manual_seed(0)  # the model's initial weights
         model = ContextUnet(3, 64, 5, 16).to(device)
         res = train(model, ds, NoiseSchedule.linear(500), TrainConfig(
-            steps=steps, batch_size=100, seed=0, precision=precision, log_every=1, ema_decay=None), progress=False)
+            steps=steps, batch_size=batch, seed=0, precision=precision, log_every=1, ema_decay=None), progress=False)
         tail = torch.tensor(res.losses[-max(1, steps // 4):])
         out[precision] = (tail.mean().item(), (tail.std().item() / len(tail) ** 0.5) if len(tail) > 1 else 0.0,
                           res.seconds)

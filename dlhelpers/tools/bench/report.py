@@ -60,11 +60,11 @@ def _quality_lines(quality, class_names, smoke) -> list:
     return L
 
 
-def render(*, smoke, command, machine, torch_version, fast_dtype, seconds, where, speed_rows, stats, sampler_times,
+def render(*, smoke, command, machine, torch_version, fast_path, seconds, where, speed_rows, stats, sampler_times,
            overhead, one_forward, memory, quality, class_names, train_cmp, train_steps) -> str:
     """The whole report as Markdown (see ``run.run_benchmark`` for what each argument holds)."""
     L = [SMOKE_TITLE if smoke else "# Benchmark", "",
-         f"`{command}` — {machine}, torch {torch_version}, fast path = {fast_dtype} autocast + channels-last. "
+         f"`{command}` — {machine}, torch {torch_version}, fast path = {fast_path}. "
          f"Total run {seconds:.0f} s.", ""]
     L += _speed_lines(speed_rows, stats, sampler_times, overhead, one_forward, memory, where)
     L += _quality_lines(quality, class_names, smoke)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from dlhelpers import precision as fast
 from dlhelpers.devices import pick_device
 from dlhelpers.io import DATA_DIR, atomic_write_bytes
 from dlhelpers.sprites import CLASS_NAMES
@@ -31,6 +32,13 @@ def report_path(out, smoke: bool) -> Path:
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a path or None, got {type(out).__name__}")
     return Path(out) if out is not None else (SMOKE_REPORT if smoke else REPORT)
+
+
+def _fast_path_text(device: torch.device, dtype_name: str) -> str:
+    """What "ours fast" means on ``device`` (``dlhelpers.precision``'s per-device table)."""
+    parts = [f"{dtype_name} autocast" if dtype_name != "fp32" else "fp32 (no autocast)"]
+    parts.append("channels-last" if fast.use_channels_last(device) else "default memory format")
+    return " + ".join(parts)
 
 
 def _memory_line(device: torch.device) -> str:
@@ -68,8 +76,8 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
     command = "python -m dlhelpers bench" + (" --smoke" if smoke else "") + (
         f" --device {device}" if device != "auto" else "")
     report = render(smoke=smoke, command=command, machine=machine.describe(dev), torch_version=torch.__version__,
-                    fast_dtype=stats["fast_dtype"], seconds=time.perf_counter() - t_start,
-                    where=machine.device_name(dev) if dev.type != "cpu" else f"the CPU ({machine.threads_text()})",
+                    fast_path=_fast_path_text(dev, stats["fast_dtype"]), seconds=time.perf_counter() - t_start,
+                    where=machine.device_name(dev) if dev.type != "cpu" else f"the CPU, {machine.threads_text()}",
                     speed_rows=speed_rows, stats=stats, sampler_times=sampler_times, overhead=overhead,
                     one_forward=one_forward, memory=_memory_line(dev), quality=quality,
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
