@@ -1,64 +1,303 @@
-"""Notebook 03 (training): forward noising and the loss.
+"""Notebook 3 (training): forward noising, the loss, the training step — checks and the references later cells use.
 
-Each check takes the student's function, prints one ✓ line or raises ``ExerciseError`` naming the likely mistake."""
+Ho et al., DDPM, 2020, arXiv:2006.11239: eq. (4) reparameterised, x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε, and the simplified
+loss eq. (14), L = E_{t ~ U{1…T}, ε ~ N(0, I)} ‖ε − ε_θ(x_t, t/T, c)‖² (Algorithm 1).
+
+* ``check_add_noise``: exercise (a), ``my_add_noise(x0, t, noise, schedule)`` with a (B,) t.
+* ``check_training_loss``: exercise (b), ``my_loss(model, x0, context, schedule, generator)``. The stand-in model is
+  an *oracle*: it decodes each image's x₀ from its context and returns ε̂ = (x_t − √ᾱ_t x₀)/√(1 − ᾱ_t) from the x_t and
+  t/T it is given, so a correct loss is ≈ 0 and clean input, a dropped context, a wrong or unnormalised t, t = 0,
+  two different noises, or the wrong target all give a clearly non-zero loss (or are recognised from its inputs).
+* ``check_train_step``: exercise (c), ``my_train_step(model, optimizer, x0, context, schedule, generator)`` → float.
+  The stand-in model predicts a constant b per channel, so the loss is ≈ 1 + b² and one SGD step moves b by
+  −lr·(2/3)·b: leftover gradients, a missing backward/step or a second step show up in how far b moved.
+
+``reference_add_noise``, ``reference_loss`` and ``reference_train_step`` have the students' signatures (for
+``yours_or_reference``). Each check prints one ✓ line or raises ``ExerciseError`` naming the likely mistake.
+"""
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
-from dlhelpers.notebook.checks.common import _SCHEDULE, _call, _cases, _close, _expect_tensor, _fail, _ok
+from dlhelpers.notebook.checks.common import _SCHEDULE, ExerciseError, _call, _close, _expect_tensor, _fail, _ok
+from dlhelpers.schedules import NoiseSchedule
+from dlhelpers.training import diffusion_loss
 
 
+# ------------------------------------------------------------------------------------------------ references
+def reference_add_noise(x0, t, noise, schedule):
+    """x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε (``NoiseSchedule.add_noise``), the signature of exercise (a)."""
+    return schedule.add_noise(x0, t, noise)
+
+
+def reference_loss(model, x0, context, schedule, generator):
+    """Eq. (14) for one batch in fp32, no context dropout (``dlhelpers.training.diffusion_loss``)."""
+    return diffusion_loss(model, x0, context, schedule, generator, p_uncond=0.0, precision="fp32")
+
+
+def reference_train_step(model, optimizer, x0, context, schedule, generator):
+    """One optimizer step on ``reference_loss``: zero_grad, loss, backward, step; returns the loss as a float."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = reference_loss(model, x0, context, schedule, generator)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+# ------------------------------------------------------------------------------------------- exercise (a)
 def check_add_noise(fn):
-    """fn(x0, t, noise, schedule) → √ᾱ_t x0 + √(1 − ᾱ_t) ε, t a (B,) tensor."""
+    """fn(x0, t, noise, schedule) → √ᾱ_t x0 + √(1 − ᾱ_t) ε, t a (B,) tensor, one timestep per image."""
     name, s = "add_noise", _SCHEDULE
-    x0, noise, _ = _cases(1)
-    t = torch.tensor([1, 100, 250, 500])
-    out = _call(name, fn, x0, t, noise, s)
+    g = torch.Generator().manual_seed(1)
+    x0, noise = torch.randn(16, 3, 16, 16, generator=g), torch.randn(16, 3, 16, 16, generator=g)   # (B, C, H, W)
+    t = torch.tensor([1, 500, 250, 3, 77, 420, 130, 499, 10, 300, 2, 460, 50, 200, 350, 100])       # (B,)
+    x0_in, noise_in, t_in = x0.clone(), noise.clone(), t.clone()
+    out = _call(name, fn, x0_in, t_in, noise_in, s)
+    if not (torch.equal(x0_in, x0) and torch.equal(noise_in, noise) and torch.equal(t_in, t)):
+        _fail(name, "your function changed x0, t or noise in place; compute a new tensor instead")
+    ab = s.alpha_bar[t]                                                  # (B,)
+    if isinstance(out, torch.Tensor) and out.shape == x0.shape and _close(out, ab.sqrt() * x0 + (1 - ab).sqrt() * noise):
+        _fail(name, "ᾱ_t of shape (B,) was broadcast along the image width; reshape it to (B, 1, 1, 1)")
     _expect_tensor(name, out, x0.shape)
     want = s.add_noise(x0, t, noise)
     if _close(out, want):
-        return _ok(name, "x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε for 4 images at 4 different t")
-    ab = s.alpha_bar[t].view(-1, 1, 1, 1)
-    if _close(out, ab.sqrt() * x0 + (1 - ab) * noise):
-        _fail(name, "the noise is scaled by (1 − ᾱ_t); it needs the square root √(1 − ᾱ_t)")
-    if _close(out, ab * x0 + (1 - ab).sqrt() * noise):
-        _fail(name, "x0 is scaled by ᾱ_t; it needs the square root √ᾱ_t")
-    a = s.alpha[t].view(-1, 1, 1, 1)
-    if _close(out, a.sqrt() * x0 + (1 - a).sqrt() * noise):
-        _fail(name, "you used α_t (one step); the forward jump to step t uses the cumulative ᾱ_t")
-    if out.shape == x0.shape and _close(out[1:2], want[1:2]) and not _close(out, want):
-        _fail(name, "right for one image but not the others: index ᾱ with each image's own t, shaped (B,1,1,1)")
+        return _ok(name, "x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε for 16 images, each at its own t")
+    ab, a = ab.view(-1, 1, 1, 1), s.alpha[t].view(-1, 1, 1, 1)          # (B, 1, 1, 1)
+    ab_prev = s.alpha_bar[t - 1].view(-1, 1, 1, 1)
+    hints = [
+        (ab.sqrt() * x0 + (1 - ab) * noise, "the noise is scaled by (1 − ᾱ_t); it needs the square root √(1 − ᾱ_t)"),
+        (ab * x0 + (1 - ab).sqrt() * noise, "x0 is scaled by ᾱ_t; it needs the square root √ᾱ_t"),
+        (a.sqrt() * x0 + (1 - a).sqrt() * noise, "you used α_t (one step); the jump to step t uses the cumulative ᾱ_t"),
+        (ab.sqrt() * noise + (1 - ab).sqrt() * x0, "x0 and the noise are swapped: √ᾱ_t multiplies x0"),
+        (ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * noise,
+         "off by one: index alpha_bar with t itself (index 0 is the clean image), not t − 1"),
+    ]
+    for value, hint in hints:
+        if _close(out, value):
+            _fail(name, hint)
+    right = [bool(_close(out[i], want[i])) for i in range(len(t))]
+    if any(right):
+        _fail(name, f"right for {sum(right)} of {len(t)} images: index ᾱ with each image's own t, shaped (B, 1, 1, 1)")
     _fail(name, f"values differ from √ᾱ_t·x0 + √(1−ᾱ_t)·ε (max error {(out - want).abs().max():.3g})")
 
 
-def check_training_loss(fn):
-    """fn(model, x0, context, schedule, generator) → scalar MSE with a random t per image in 1…T."""
-    name, s = "training_loss", _SCHEDULE
-    seen = []
+# ------------------------------------------------------------------------------------------- exercise (b)
+def _oracle_data(B: int, seed: int = 0):
+    """Clean images decoded from random contexts: x0 = 0.6·tanh(c W), (B, 3, 16, 16), c (B, 5)."""
+    g = torch.Generator().manual_seed(seed)
+    decoder = torch.randn(5, 3 * 16 * 16, generator=g) / math.sqrt(5)   # (5, 768)
+    context = torch.randn(B, 5, generator=g)                            # (B, 5): one code per image
+    return _decode(context, decoder), context, decoder
 
-    class Spy(torch.nn.Module):
-        def forward(self, x, t, c=None):
-            seen.append(t.detach().reshape(-1).clone())
+
+def _decode(context, decoder):
+    return 0.6 * torch.tanh(context @ decoder).view(-1, 3, 16, 16)      # (B, 3, 16, 16)
+
+
+class _Oracle(torch.nn.Module):
+    """ε̂(x_t, t/T, c) = (x_t − √ᾱ_t x0(c)) / √(1 − ᾱ_t): exact for a correct x_t; records what it is given."""
+
+    def __init__(self, schedule, decoder, offset: float = 0.0):
+        super().__init__()
+        self.schedule, self.decoder, self.calls = schedule, decoder, []
+        self.offset = torch.nn.Parameter(torch.tensor(float(offset)))   # a weight, so the loss has a gradient
+
+    def eps(self, x, t, c):
+        B, T = x.shape[0], self.schedule.timesteps
+        ok_c = isinstance(c, torch.Tensor) and c.shape == (B, self.decoder.shape[0])
+        x0 = _decode(c.float(), self.decoder) if ok_c else torch.zeros_like(x)
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1)
+        t = t.expand(B) if t.numel() == 1 else t
+        if t.numel() != B:
             return torch.zeros_like(x)
+        ab = self.schedule.alpha_bar[(t * T).round().long().clamp(0, T)].view(-1, 1, 1, 1)   # (B, 1, 1, 1)
+        return (x - ab.sqrt() * x0) / (1 - ab).sqrt().clamp_min(1e-6)
 
-    x0 = torch.zeros(64, 3, 16, 16)
-    out = _call(name, fn, Spy(), x0, None, s, torch.Generator().manual_seed(0))
+    def forward(self, x, t, c=None):
+        t_rec = torch.as_tensor(t).detach().float().reshape(-1).clone()
+        self.calls.append((x.detach().clone(), t_rec, None if c is None else torch.as_tensor(c).detach().clone()))
+        return self.eps(x.detach(), t_rec, c) + self.offset
+
+
+class _Spy(torch.nn.Module):
+    """Predicts 0 and records the normalised times it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.w, self.times = torch.nn.Parameter(torch.zeros(())), []
+
+    def forward(self, x, t, c=None):
+        self.times.append(torch.as_tensor(t).detach().float().reshape(-1).clone())
+        return torch.zeros_like(x) + self.w
+
+
+def _check_t_range(fn, s: NoiseSchedule, name: str, where: str):
+    """Many images at once, so that t = 0 (or a missing t = T) shows up with probability ≈ 1 − 1e-7."""
+    T, B = s.timesteps, 16 * s.timesteps
+    spy = _Spy()
+    try:                                                             # 4×4 images keep this fast; 16×16 if they fail
+        _call(name, fn, spy, torch.zeros(B, 3, 4, 4), torch.zeros(B, 5), s, torch.Generator().manual_seed(1))
+    except ExerciseError:
+        _call(name, fn, spy, torch.zeros(B, 3, 16, 16), torch.zeros(B, 5), s, torch.Generator().manual_seed(1))
+    k = (spy.times[-1] * T).round().long()
+    if k.min() < 1:
+        _fail(name, f"t = 0 was drawn{where}; draw t from 1…T, torch.randint(1, T + 1, …)")
+    if k.max() < T or len(torch.unique(k)) < 0.9 * T:
+        _fail(name, f"t never reached T = {T} or skipped many levels{where}; draw uniformly from 1…T with "
+                    "torch.randint(1, T + 1, …) and T = schedule.timesteps")
+
+
+def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
+    x0, context, decoder = _oracle_data(B)
+    oracle = _Oracle(s, decoder)
+    try:
+        out = _call(name, fn, oracle, x0, context, s, torch.Generator().manual_seed(0))
+    except ExerciseError as exc:
+        if not where:
+            raise
+        _fail(name, f"{str(exc).split(': ', 1)[-1]}{where}; use T = schedule.timesteps, not a fixed number")
     if not isinstance(out, torch.Tensor) or out.ndim != 0:
-        _fail(name, f"expected a scalar tensor (0-d), got {type(out).__name__} "
-                    f"{tuple(out.shape) if isinstance(out, torch.Tensor) else ''}")
-    if not seen:
+        _fail(name, f"expected a scalar (0-d) tensor, got {type(out).__name__} "
+                    f"{tuple(out.shape) if isinstance(out, torch.Tensor) else ''}".rstrip())
+    if not out.requires_grad:
+        _fail(name, "return the loss tensor itself (no .item(), .detach() or torch.no_grad): backward() needs it")
+    if not oracle.calls:
         _fail(name, "the model was never called")
-    t = seen[0] * s.timesteps
-    if t.numel() != 64:
-        _fail(name, f"the model got {t.numel()} timesteps for 64 images; give every image its own t")
-    if seen[0].max() > 1.0001:
+    x, t, c = oracle.calls[-1]
+    T = s.timesteps
+    if t.numel() != B:
+        _fail(name, f"the model got {t.numel()} timesteps for {B} images; give every image its own t")
+    if t.max() > 1.0001:
         _fail(name, "pass the normalised time t / T to the model, not the integer t")
-    if len(torch.unique(t.round())) < 10:
+    k = t * T
+    if not torch.allclose(k, k.round(), atol=1e-3):
+        _fail(name, "t must be an integer timestep in 1…T (torch.randint) before you divide by T")
+    if len(torch.unique(k.round())) < 10:
         _fail(name, "all images share (almost) the same t; draw a random t per image with torch.randint")
-    if t.round().min() < 1:
-        _fail(name, "t = 0 was drawn; draw t from 1…T (randint(1, T + 1, ...))")
-    # with x0 = 0 and ε̂ = 0 the loss is mean(ε²) ≈ 1 if ε is standard normal
-    if not 0.85 < float(out) < 1.15:
-        _fail(name, f"expected MSE(ε, ε̂) ≈ 1.0 for a zero model, got {float(out):.3f}; "
-                    "is the target the noise ε (not x0 or x_t)?")
-    _ok(name, "random t ∈ 1…T per image, t/T to the model, MSE against the noise")
+    _check_t_range(fn, s, name, where)
+    if c is None or not c.any():
+        _fail(name, "the model got no context: pass `context` as its third argument")
+    if c.shape != context.shape or not _close(c, context):
+        _fail(name, "the model got a different context: pass `context` on unchanged")
+    if x.shape != x0.shape:
+        _fail(name, f"the model got images of shape {tuple(x.shape)}, expected x_t of shape {tuple(x0.shape)}")
+    if _close(x, x0):
+        _fail(name, "the model saw the clean x0; give it the noisy x_t")
+    loss = float(out.detach())
+    if not math.isfinite(loss) or loss > 1e-4:
+        eps_hat = oracle.eps(x, t, c)                                    # the noise that is really inside x_t
+        got = f"expected ≈ 0 for a model that finds the noise exactly, got {loss:.3g}{where}: "
+        if abs(eps_hat.pow(2).mean().item() - 1) > 0.05:
+            _fail(name, got + "x_t and the t given to the model do not match; make x_t with the same t you pass "
+                              "as t / T (and is your my_add_noise right?)")
+        if math.isclose(loss, F.mse_loss(eps_hat, x0).item(), rel_tol=1e-3):
+            _fail(name, got + "the target is x0; the target of the loss is the noise ε")
+        if math.isclose(loss, F.mse_loss(eps_hat, x).item(), rel_tol=1e-3):
+            _fail(name, got + "the target is x_t; the target of the loss is the noise ε")
+        if 1.8 < loss < 2.2:
+            _fail(name, got + "the target is another noise than the one inside x_t; draw ε once, use it for both")
+        _fail(name, got + "compare the model's output with the noise ε inside x_t, using mse_loss")
+    oracle_off = _Oracle(s, decoder, offset=0.5)                         # off by 0.5 everywhere: MSE = 0.25
+    out = _call(name, fn, oracle_off, x0, context, s, torch.Generator().manual_seed(0))
+    out = float(out.detach()) if isinstance(out, torch.Tensor) else float('nan')
+    if not math.isclose(out, 0.25, rel_tol=1e-3):
+        what = "the sum instead of the mean?" if out > 2 else "the mean of the squared error?"
+        _fail(name, f"expected MSE 0.25 for a model that is off by 0.5 everywhere, got {out:.4g}{where}: "
+                    f"{what} Use torch.nn.functional.mse_loss(prediction, noise)")
+
+
+def check_training_loss(fn):
+    """fn(model, x0, context, schedule, generator) → scalar MSE, a random t per image in 1…T, ε from generator."""
+    name = "loss"
+    _loss_case(fn, _SCHEDULE, 512, name, "")
+    _loss_case(fn, NoiseSchedule.cosine(100), 256, name, " (with a T = 100 cosine schedule)")
+    x0, context, decoder = _oracle_data(256)
+    runs = []
+    for global_seed in (1, 2, 1):
+        oracle = _Oracle(_SCHEDULE, decoder)
+        torch.manual_seed(global_seed)
+        _call(name, fn, oracle, x0, context, _SCHEDULE,
+              torch.Generator().manual_seed(7 if len(runs) < 2 else 8))
+        runs.append(oracle.calls[-1][:2])
+    if not (torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])):
+        _fail(name, "two runs with the same generator drew different t or ε: draw both from `generator` "
+                    "(torch.randint(…, generator=generator), torch.randn(…, generator=generator))")
+    if torch.equal(runs[0][1], runs[2][1]):
+        _fail(name, "a differently seeded generator gave the same t: draw from `generator`, don't reseed")
+    torch.manual_seed(0)
+    _ok(name, "x_t from a random t ∈ 1…T per image, t/T and the context to the model, MSE against the same ε")
+
+
+check_loss = check_training_loss
+
+
+# ------------------------------------------------------------------------------------------- exercise (c)
+class _BiasModel(torch.nn.Module):
+    """ε̂ = b_c everywhere (one number per colour channel): loss ≈ 1 + mean(b²), ∂loss/∂b_c ≈ (2/3)·b_c."""
+
+    def __init__(self):
+        super().__init__()
+        self.b = torch.nn.Parameter(torch.full((3,), 0.5))
+        self.contexts = []
+
+    def forward(self, x, t, c=None):
+        self.contexts.append(c)
+        return self.b.view(1, 3, 1, 1) + 0 * x                          # (B, 3, H, W)
+
+
+def _step(fn, name, model, lr, seed=0, leftover=None):
+    g = torch.Generator().manual_seed(100 + seed)
+    x0 = (0.5 * torch.randn(512, 3, 16, 16, generator=g)).clamp(-1, 1)   # (B, C, H, W)
+    context = torch.eye(5)[torch.randint(0, 5, (512,), generator=g)]      # (B, 5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    if leftover is not None:
+        model.b.grad = torch.full_like(model.b, leftover)               # a previous step's gradient, never zeroed
+    before = model.b.detach().clone()
+    out = _call(name, fn, model, optimizer, x0, context, _SCHEDULE, torch.Generator().manual_seed(seed))
+    return out, (model.b.detach() - before), before, context
+
+
+def check_train_step(fn):
+    """fn(model, optimizer, x0, context, schedule, generator) → the batch's loss as a float, after one step."""
+    name, lr = "train_step", 0.3
+    model = _BiasModel()
+    out, delta, before, context = _step(fn, name, model, lr, leftover=100.0)
+    if not model.contexts:
+        _fail(name, "the model was never called: compute the loss with my_loss(model, x0, context, schedule, generator)")
+    if model.contexts[-1] is None or not torch.equal(model.contexts[-1], context):
+        _fail(name, "the model did not get the batch's context: pass `context` on to my_loss")
+    if isinstance(out, torch.Tensor):
+        _fail(name, "expected a Python float, got a tensor: return loss.item()")
+    if not isinstance(out, float):
+        _fail(name, f"expected the loss as a float, got {type(out).__name__} (did you forget `return loss.item()`?)")
+    want = -lr * (2 / 3) * before                                        # one SGD step on a fresh gradient
+    if delta.abs().max() < 1e-7:
+        _fail(name, "the weights did not change: call optimizer.zero_grad(), compute the loss, loss.backward(), "
+                    "then optimizer.step(), in that order")
+    if delta.abs().max() > 5:
+        _fail(name, f"the weights moved by {delta.abs().max():.3g}, expected ≈ {want.abs().max():.2f}: an earlier "
+                    "step's gradient was still there; call optimizer.zero_grad() before loss.backward()")
+    if not torch.allclose(delta, want, rtol=0.1):
+        _fail(name, f"expected one step of the optimizer you were given (weights moving by ≈ {want[0]:.3f}), got "
+                    f"{delta[0]:.3f}: one zero_grad, one backward and one optimizer.step() per call")
+    if not math.isclose(out, 1.25, rel_tol=0.02):
+        _fail(name, f"expected the batch's loss ≈ 1.25 for this model, got {out:.4g}: return loss.item() of "
+                    "my_loss (does my_loss pass its check?)")
+    model = _BiasModel()
+    _step(fn, name, model, lr)
+    _, delta2, before2, _ = _step(fn, name, model, lr, seed=1)          # a second call on the same model
+    want2 = -lr * (2 / 3) * before2
+    if not torch.allclose(delta2, want2, rtol=0.1):
+        _fail(name, f"the second call moved the weights by {delta2[0]:.3f}, expected ≈ {want2[0]:.3f}: the gradients "
+                    "of the first call were added in; call optimizer.zero_grad() before loss.backward()")
+    losses = []
+    for global_seed, seed in ((1, 5), (2, 5), (1, 6)):
+        torch.manual_seed(global_seed)
+        losses.append(_step(fn, name, _BiasModel(), lr, seed=seed)[0])
+    torch.manual_seed(0)
+    if losses[0] != losses[1] or losses[0] == losses[2]:
+        _fail(name, "the loss did not follow the generator you were given: pass `generator` on to my_loss")
+    _ok(name, "zero_grad → loss → backward → step: one step per call, no leftover gradient, the loss as a float")
