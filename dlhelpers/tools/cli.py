@@ -134,7 +134,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_classifier(args) -> int:
-    from dlhelpers.evaluation.metrics import train_classifier_file
+    from dlhelpers.evaluation.classifier import train_classifier_file
     train_classifier_file()
     return 0
 
