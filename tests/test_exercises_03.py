@@ -211,3 +211,68 @@ def test_the_check_names_the_mistake(grade_id, name, hint):
     answer = EXERCISES[grade_id][2][name]
     out = grade(NB, grade_id, _wrap(grade_id, answer), setup=EXERCISES[grade_id][0])
     assert hint in out.message, f"{grade_id}/{name}: expected {hint!r} in {out.message!r}"
+
+
+# ----------------------------------------------------------------------------------------------- side effects
+def test_checks_leave_the_notebooks_global_rng_alone():
+    import torch
+
+    from dlhelpers.notebook.checks.training import (check_train_step, check_training_loss, reference_loss,
+                                                    reference_train_step)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    check_training_loss(reference_loss)
+    check_train_step(reference_train_step)
+    assert torch.equal(torch.get_rng_state(), state), "a check reseeded the student's global RNG"
+
+
+# ----------------------------------------------------------------------------------------------- pictures
+def test_loss_per_t_is_zero_for_an_exact_model_and_one_for_a_zero_model():
+    import torch
+
+    from dlhelpers.notebook.training_pictures import loss_per_t
+    from dlhelpers.schedules import NoiseSchedule
+
+    s = NoiseSchedule.linear(100)
+    x0 = torch.rand(40, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1   # (N, C, H, W)
+
+    seen = []
+
+    class Exact(torch.nn.Module):            # knows x0 (all images equal), so it recovers ε from x_t and t/T
+        def forward(self, x, t, c=None):
+            seen.append((t * 100).round().long())
+            ab = s.alpha_bar[seen[-1]].view(-1, 1, 1, 1)
+            return (x - ab.sqrt() * x0[:1]) / (1 - ab).sqrt()
+
+    same = x0[:1].expand(40, -1, -1, -1).contiguous()
+    exact = loss_per_t(Exact(), same, None, s, torch.Generator().manual_seed(1), buckets=4, per_bucket=10)
+    assert len(seen) == 4
+    assert exact.edges == [0, 25, 50, 75, 100] and max(exact.mse) < 1e-6
+    for k, lo, hi in zip(seen, exact.edges[:-1], exact.edges[1:]):   # one call per bucket, t inside it
+        assert lo < k.min() and k.max() <= hi, (lo, hi, k)
+
+    class Zero(torch.nn.Module):             # predicts no noise: its error is E[ε²] = 1 at every t
+        def forward(self, x, t, c=None):
+            return torch.zeros_like(x)
+
+    zero = loss_per_t(Zero(), x0, None, s, torch.Generator().manual_seed(1), buckets=4, per_bucket=10)
+    assert all(0.9 < v < 1.1 for v in zero.mse), zero.mse
+
+
+@pytest.mark.parametrize("kwargs,error,name", [
+    (dict(buckets=0), ValueError, "buckets"),
+    (dict(per_bucket=20), ValueError, "per_bucket"),
+    (dict(generator=None), TypeError, "generator"),
+    (dict(schedule="linear"), TypeError, "schedule"),
+])
+def test_loss_per_t_rejects_bad_arguments_by_name(kwargs, error, name):
+    import torch
+
+    from dlhelpers.notebook.training_pictures import loss_per_t
+    from dlhelpers.schedules import NoiseSchedule
+
+    args = dict(model=torch.nn.Identity(), images=torch.zeros(10, 3, 4, 4), contexts=None,
+                schedule=NoiseSchedule.linear(50), generator=torch.Generator(), buckets=2, per_bucket=5)
+    args.update(kwargs)
+    with pytest.raises(error, match=name):
+        loss_per_t(**args)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,7 @@ def _check_data(images, contexts) -> None:
 
 
 # --------------------------------------------------------------------------------------------- schedules
-def plot_schedules(schedules: Dict[str, NoiseSchedule], ax=None):
+def plot_schedules(schedules: dict[str, NoiseSchedule], ax=None):
     """√ᾱ_t (solid) and √(1 − ᾱ_t) (dashed) against t, one colour per schedule; returns the axes."""
     import matplotlib.pyplot as plt
 
@@ -62,12 +62,12 @@ def plot_schedules(schedules: Dict[str, NoiseSchedule], ax=None):
 # --------------------------------------------------------------------------------------------- loss per t
 @dataclass
 class LossPerT:
-    edges: List[int]          # bucket b holds t in edges[b] < t ≤ edges[b + 1]
-    mse: List[float]          # mean squared error of the predicted noise in each bucket
+    edges: list[int]          # bucket b holds t in edges[b] < t ≤ edges[b + 1]
+    mse: list[float]          # mean squared error of the predicted noise in each bucket
     n: int                    # images per bucket
 
     @property
-    def centers(self) -> List[float]:
+    def centers(self) -> list[float]:
         return [(a + b + 1) / 2 for a, b in zip(self.edges[:-1], self.edges[1:])]
 
 
@@ -96,7 +96,7 @@ def loss_per_t(model, images, contexts, schedule, generator: torch.Generator, bu
     model.eval()
     mse = []
     try:
-        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        for b, (lo, hi) in enumerate(pairwise(edges)):
             total, first = 0.0, b * per_bucket
             for i in range(first, first + per_bucket, batch_size):
                 xb = x0[i:min(i + batch_size, first + per_bucket)]
@@ -110,7 +110,7 @@ def loss_per_t(model, images, contexts, schedule, generator: torch.Generator, bu
     return LossPerT(edges, mse, per_bucket)
 
 
-def plot_loss_per_t(curves: Dict[str, LossPerT], ax=None, title: str = "loss against t"):
+def plot_loss_per_t(curves: dict[str, LossPerT], ax=None, title: str = "loss against t"):
     """One line per model: the mean squared noise error in each t bucket; returns the axes."""
     import matplotlib.pyplot as plt
 
@@ -144,7 +144,7 @@ def fixed_t_loss(model, x0, context, schedule, generator, t_fixed: int):
 
 
 def train_with_fixed_t(model, optimizer, images, contexts, schedule, generator, t_fixed: int, steps: int,
-                       batch_size: int) -> List[float]:
+                       batch_size: int) -> list[float]:
     """``steps`` training steps (zero_grad, fixed-t loss, backward, step) on random batches; returns the losses."""
     _check_data(images, contexts)
     check_positive_int(steps, "steps")
@@ -180,10 +180,10 @@ class LiveLossPlot:
         self.ax.set(xlim=(0, steps), ylim=ylim, yscale="log", xlabel="step", ylabel="loss (MSE)", title=title)
         self.handle = display(self.fig, display_id=True)
         plt.close(self.fig)                                   # shown through the handle only
-        self.steps: List[int] = []
-        self.losses: List[float] = []
+        self.steps: list[int] = []
+        self.losses: list[float] = []
 
-    def update(self, step: int, loss: float, redraw: Optional[bool] = True) -> None:
+    def update(self, step: int, loss: float, redraw: bool | None = True) -> None:
         self.steps.append(int(step))
         self.losses.append(float(loss))
         if redraw:

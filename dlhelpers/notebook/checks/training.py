@@ -216,22 +216,19 @@ def check_training_loss(fn):
     _loss_case(fn, NoiseSchedule.cosine(100), 256, name, " (with a T = 100 cosine schedule)")
     x0, context, decoder = _oracle_data(256)
     runs = []
-    for global_seed in (1, 2, 1):
-        oracle = _Oracle(_SCHEDULE, decoder)
-        torch.manual_seed(global_seed)
-        _call(name, fn, oracle, x0, context, _SCHEDULE,
-              torch.Generator().manual_seed(7 if len(runs) < 2 else 8))
-        runs.append(oracle.calls[-1][:2])
+    with torch.random.fork_rng(devices=[]):                         # the notebook's global RNG is left untouched
+        for global_seed in (1, 2, 1):
+            oracle = _Oracle(_SCHEDULE, decoder)
+            torch.manual_seed(global_seed)
+            _call(name, fn, oracle, x0, context, _SCHEDULE,
+                  torch.Generator().manual_seed(7 if len(runs) < 2 else 8))
+            runs.append(oracle.calls[-1][:2])
     if not (torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])):
         _fail(name, "two runs with the same generator drew different t or ε: draw both from `generator` "
                     "(torch.randint(…, generator=generator), torch.randn(…, generator=generator))")
     if torch.equal(runs[0][1], runs[2][1]):
         _fail(name, "a differently seeded generator gave the same t: draw from `generator`, don't reseed")
-    torch.manual_seed(0)
     _ok(name, "x_t from a random t ∈ 1…T per image, t/T and the context to the model, MSE against the same ε")
-
-
-check_loss = check_training_loss
 
 
 # ------------------------------------------------------------------------------------------- exercise (c)
@@ -294,10 +291,10 @@ def check_train_step(fn):
         _fail(name, f"the second call moved the weights by {delta2[0]:.3f}, expected ≈ {want2[0]:.3f}: the gradients "
                     "of the first call were added in; call optimizer.zero_grad() before loss.backward()")
     losses = []
-    for global_seed, seed in ((1, 5), (2, 5), (1, 6)):
-        torch.manual_seed(global_seed)
-        losses.append(_step(fn, name, _BiasModel(), lr, seed=seed)[0])
-    torch.manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        for global_seed, seed in ((1, 5), (2, 5), (1, 6)):
+            torch.manual_seed(global_seed)
+            losses.append(_step(fn, name, _BiasModel(), lr, seed=seed)[0])
     if losses[0] != losses[1] or losses[0] == losses[2]:
         _fail(name, "the loss did not follow the generator you were given: pass `generator` on to my_loss")
     _ok(name, "zero_grad → loss → backward → step: one step per call, no leftover gradient, the loss as a float")
