@@ -70,7 +70,7 @@ def timesteps_strip(T: int, lists: Mapping[str, Sequence[int]], ax=None):
     ax.axvline(0, color="0.3", lw=0.8)
     ax.axvline(T, color="0.3", lw=0.8)
     ax.set_yticks(range(len(rows)), list(reversed(list(rows))))
-    ax.set_xlabel("timestep t (the sampler walks from right to left)")
+    ax.set_xlabel("timestep t (the sampler walks from T on the left to 0 on the right)")
     ax.invert_xaxis()
     return ax
 
