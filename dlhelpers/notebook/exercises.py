@@ -14,17 +14,43 @@ from __future__ import annotations
 
 import contextlib
 import io
+import signal
+import threading
 from typing import Callable
 
 from dlhelpers.notebook.checks.common import ExerciseError
 
 
+class _CheckTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (SIGALRM: Unix main thread only, where notebook cells run)."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise _CheckTimeout()
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def yours_or_reference(get_yours: Callable[[], Callable], reference: Callable, check: Callable[[Callable], None],
-                       name: str | None = None, quiet: bool = False) -> Callable:
+                       name: str | None = None, quiet: bool = False, timeout_s: float = 60.0) -> Callable:
     """The student's function if ``check`` passes it, else ``reference``; prints one line saying which.
 
     ``get_yours``: a zero-argument callable returning the student's function (usually ``lambda: my_fn``).
     ``check``: the exercise's check, which raises on a wrong answer. Its own success line is not repeated.
+    ``timeout_s``: a check that takes longer (an answer that loops forever) counts as not working yet.
     """
     if not callable(get_yours):
         raise TypeError(f"get_yours must be a zero-argument callable such as `lambda: my_fn`, "
@@ -40,8 +66,11 @@ def yours_or_reference(get_yours: Callable[[], Callable], reference: Callable, c
         return _fallback(reference, label, f"{exc} (run its cell first)", quiet)
     sink = io.StringIO()
     try:
-        with contextlib.redirect_stdout(sink):
+        with contextlib.redirect_stdout(sink), _time_limit(timeout_s):
             check(yours)
+    except _CheckTimeout:
+        return _fallback(reference, label, f"its check did not finish in {timeout_s:g} s: a loop that never ends?",
+                         quiet)
     except ExerciseError as exc:
         return _fallback(reference, label, str(exc).split(": ", 1)[-1], quiet)
     except Exception as exc:  # a check never raises anything else for a wrong answer, but stay safe
