@@ -95,12 +95,12 @@ CASES = [
         (lambda w: torch.tensor(w).reshape(1, -1) / torch.tensor(w).sum(), "null context"),
     ]),
     (checks.check_ddim_timesteps, ddim_timesteps, [
-        (lambda T, n: list(range(T, -1, -(T // n))), "T // n"),
+        (lambda T, n: list(range(T, -1, -(T // n))), "must start at"),
         (lambda T, n: [round(T - i * T / n) for i in range(n)], "expected"),
     ]),
     (checks.check_ddim_step, lambda x, t, tp, e, s: ddim_step(x, t, tp, e, s, eta=0.0), [
         (lambda x, t, tp, e, s: ddim_step(x, t, t - 1, e, s, eta=0.0), "t − 1"),
-        (lambda x, t, tp, e, s: x, "differ"),
+        (lambda x, t, tp, e, s: x, "unchanged"),
     ]),
 ]
 

@@ -41,7 +41,7 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one():
 
 def test_cli_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "dlhelpers", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("train", "sample", "data", "classifier", "bench", "workbook"):
+    for cmd in ("train", "sample", "data", "classifier", "bench", "bench-readme", "student-copies", "course", "grade", "points-table", "gpu-check", "refresh-outputs"):
         assert cmd in out.stdout
 
 

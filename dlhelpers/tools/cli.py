@@ -1,4 +1,4 @@
-"""``python -m dlhelpers``: train, sample, regenerate data, train the metric classifier, benchmark, workbook.
+"""``python -m dlhelpers``: train, sample, regenerate data, the metric classifier, benchmark, student copies, grading.
 
 Each command is a thin layer over the library; everything it writes goes through ``dlhelpers.io.atomic_write``.
 """

@@ -17,6 +17,7 @@ TEXT_MIME = ("text/plain",)
 
 def _strip(nb) -> None:
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)   # run timestamps: noise in every diff
         if cell.cell_type != "code":
             continue
         kept = []
