@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -94,6 +95,8 @@ async def run_student(hub: LocalHub, user: str, nb: dict, t0: float) -> dict:
             raw = await asyncio.wait_for(ws.read_message(), timeout=3600)
             if raw is None:
                 raise RuntimeError(f"{user}: the kernel's websocket closed")
+            if isinstance(raw, bytes):  # a message with binary buffers (widget state): not one we wait for
+                continue
             m = json.loads(raw)
             if m.get("parent_header", {}).get("msg_id") != msg["header"]["msg_id"]:
                 continue
@@ -141,7 +144,12 @@ async def main_async(args) -> dict:
     nb = json.loads(Path(args.notebook).read_text())
     students = [f"student{i:02d}" for i in range(1, args.students + 1)]
     env = {"CI": "true"} if args.ci else {}
-    hub = LocalHub(Path(args.root), instructors=["instructor"], students=students, env=env)
+    root = Path(args.root)
+    if root.exists():  # a fresh hub every time; only ever delete a folder an earlier run made
+        if not (root / "hub-state").is_dir():
+            raise ValueError(f"--root {root} exists and is not an earlier load run's folder")
+        shutil.rmtree(root)
+    hub = LocalHub(root, instructors=["instructor"], students=students, env=env)
     hub.start()
     try:
         hub_proc = psutil.Process(hub.proc.pid)
