@@ -40,6 +40,7 @@ from local_hub import LocalHub, missing_requirements  # noqa: E402  (hub/, put o
 if missing_requirements():
     pytest.skip("the hub needs " + ", ".join(missing_requirements()), allow_module_level=True)
 
+from browser_steps import fetch_and_submit_in_assignments_tab, login, nbgrader_menu  # noqa: E402
 from nbgrader_helpers import (BrowserClient, TokenClient, contents_path, feedback_files, gradebook_grades,  # noqa: E402
                               graded_cells, inbound_latest, plant_wrong_answer, solved)
 
@@ -65,23 +66,6 @@ def build_course(home: Path) -> Path:
     assert proc.returncode == 0, f"python -m dlhelpers course failed:\n{proc.stdout}{proc.stderr}"
     assert (course / "source" / ASSIGNMENT / NOTEBOOK).exists(), proc.stdout
     return course
-
-
-def login(browser, hub: LocalHub, user: str, timings: dict):
-    """Log in through the hub's form in a fresh context; wait for JupyterLab; returns (context, page config)."""
-    t0 = time.monotonic()
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{hub.url}/hub/login", wait_until="domcontentloaded", timeout=120_000)
-    page.fill("#username_input", user)
-    page.fill("#password_input", hub.password)
-    page.click("#login_submit")
-    page.wait_for_url(f"**/user/{user}/lab**", timeout=300_000)
-    page.wait_for_selector("#jp-main-dock-panel", timeout=300_000)
-    config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
-    page.close()
-    timings[f"login {user}"] = round(time.monotonic() - t0, 1)
-    return context, config
 
 
 def ok(reply, what: str):
@@ -124,7 +108,9 @@ def run_class(root: Path) -> dict:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                ctx, config = login(browser, hub, "instructor", R["timings"])
+                ctx, config, page = login(browser, hub, "instructor", R["timings"], keep_page=True)
+                R["menu"] = {"instructor": nbgrader_menu(page)}
+                page.close()
                 R["disabled"]["instructor"] = set(config.get("disabledExtensions") or [])
                 teacher = BrowserClient(hub.url, "instructor", ctx)
                 fg = "/formgrader/api"
@@ -137,8 +123,9 @@ def run_class(root: Path) -> dict:
                 released = json.loads((course / "release" / ASSIGNMENT / NOTEBOOK).read_text())
                 R["released"] = released
                 clients = {}
+                pages = {}
                 for s in BROWSER_STUDENTS:
-                    sctx, sconfig = login(browser, hub, s, R["timings"])
+                    sctx, sconfig, pages[s] = login(browser, hub, s, R["timings"], keep_page=s == "alice")
                     R["disabled"][s] = set(sconfig.get("disabledExtensions") or [])
                     clients[s] = BrowserClient(hub.url, s, sctx)
                 for s in TOKEN_STUDENTS:
@@ -147,7 +134,11 @@ def run_class(root: Path) -> dict:
                 R["released_list"] = statuses(clients["alice"])
 
                 t0 = time.monotonic()
-                for s in STUDENTS[:-1]:  # frank never fetches
+                # alice by hand: Nbgrader menu → Assignment List → Fetch, then Submit (her untouched copy)
+                R["menu"]["alice"] = fetch_and_submit_in_assignments_tab(pages["alice"], ASSIGNMENT)
+                pages["alice"].close()
+                R["timings"]["alice's clicks"] = round(time.monotonic() - t0, 1)
+                for s in STUDENTS[1:-1]:  # the others through the same REST endpoints; frank never fetches
                     ok(clients[s].call("POST", "/assignments/fetch", IDS), f"{s} fetch")
                     assert (hub.home(s) / ASSIGNMENT / NOTEBOOK).exists(), f"{s}: fetch wrote nothing"
                 fetched = json.loads((hub.home("alice") / ASSIGNMENT / NOTEBOOK).read_text())
@@ -157,7 +148,7 @@ def run_class(root: Path) -> dict:
                 def submit(s):
                     R["submit"].setdefault(s, []).append(clients[s].call("POST", "/assignments/submit", IDS).json())
 
-                submit("alice")  # untouched; her solved notebook comes after the first collect and must replace it
+                R["submit"]["alice"] = [{"success": True}]  # submitted in the Assignments tab (above)
                 save_notebook(clients["bob"], wrong)
                 submit("bob")
                 submit("carol")
@@ -231,6 +222,9 @@ def test_instructor_tools_only_for_the_instructor(cls):
         assert STUDENT_OFF <= cls["disabled"][s], f"{s} sees instructor tools: {cls['disabled'][s]}"
         assert "@jupyter/nbgrader:assignment-list" not in cls["disabled"][s]
     assert not STUDENT_OFF & cls["disabled"]["instructor"]
+    for tool in ("Formgrader", "Create assignment", "Course List"):  # the Nbgrader menu, as each one sees it
+        assert tool in cls["menu"]["instructor"] and tool not in cls["menu"]["alice"], cls["menu"]
+    assert "Assignment List" in cls["menu"]["alice"]
     assert cls["formgrader_for_student"] == 404  # the formgrader server extension is off for students
     assert cls["released_list"] == ["released"]  # the release reached the students' Assignments list
 
