@@ -19,6 +19,7 @@
 #   NBGRADER_EXCHANGE         nbgrader's exchange folder (default: /srv/nbgrader/exchange)
 #   DLHELPERS_MEM_LIMIT       per-user memory limit, e.g. 2G (default: 2G)
 #   DLHELPERS_CPU_LIMIT       per-user CPU limit in cores, e.g. 1 (default: 1)
+#   DLHELPERS_SINGLEUSER      the users' jupyterhub-singleuser (default: the one beside the hub's Python)
 #   DLHELPERS_HUB_LOCAL=1     part 2; then also DLHELPERS_HUB_PORT, DLHELPERS_HUB_API_PORT, DLHELPERS_PROXY_API_PORT
 #                             (loopback ports), DLHELPERS_HUB_PASSWORD (the DummyAuthenticator's shared password),
 #                             DLHELPERS_HUB_HOMES (users' home folders), DLHELPERS_CHP (configurable-http-proxy),
@@ -50,8 +51,9 @@ c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 
-# The course's environment: this Python (the one with dlhelpers, torch, JupyterLab and nbgrader installed).
-c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+# The course's environment: by default the hub's own Python (the one with dlhelpers, torch, JupyterLab and nbgrader
+# installed); DLHELPERS_SINGLEUSER names another one's jupyterhub-singleuser (TLJH: /opt/tljh/user/bin/...).
+c.Spawner.cmd = [os.environ.get("DLHELPERS_SINGLEUSER") or str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 # Servers and kernels start slowly on a loaded machine (imports of torch); the defaults (60 s, 30 s) are tight.
 c.Spawner.start_timeout = 180
@@ -60,7 +62,8 @@ c.Spawner.http_timeout = 120
 # Per-user limits. Only spawners with a resource manager ENFORCE them: SystemdSpawner (The Littlest JupyterHub;
 # cgroups MemoryMax / CPUQuota), KubeSpawner (Zero to JupyterHub; pod limits) and DockerSpawner. LocalProcessSpawner
 # and SimpleLocalProcessSpawner (part 2) only pass them on as MEM_LIMIT / CPU_LIMIT environment variables.
-# Notebook 01 needs about 0.5 GB per kernel (docs/DEPLOYING.md, load figures); 2G leaves room for notebooks 03/04.
+# Notebook 01 peaks at about 0.65 GB per kernel, its server 0.16 GB (docs/DEPLOYING.md, load figures); 2G leaves
+# room for notebooks 03/04.
 c.Spawner.mem_limit = os.environ.get("DLHELPERS_MEM_LIMIT", "2G")
 c.Spawner.cpu_limit = float(os.environ.get("DLHELPERS_CPU_LIMIT", "1"))
 

@@ -102,7 +102,8 @@ class LocalHub:
             "DLHELPERS_HUB_INSTRUCTORS": ",".join(self.instructors), "DLHELPERS_HUB_STUDENTS": ",".join(self.students),
             "DLHELPERS_HUB_PASSWORD": self.password, "DLHELPERS_HUB_PORT": str(self.port),
             "DLHELPERS_HUB_API_PORT": str(self.api_port), "DLHELPERS_PROXY_API_PORT": str(self.proxy_api_port),
-            "DLHELPERS_CHP": chp, "DLHELPERS_HUB_ADMIN_TOKEN": self.admin_token, "NBGRADER_EXCHANGE": str(self.exchange),
+            "DLHELPERS_CHP": chp, "DLHELPERS_HUB_ADMIN_TOKEN": self.admin_token,
+            "NBGRADER_EXCHANGE": str(self.exchange),
             "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(24), "PYTHONUNBUFFERED": "1",
             # the venv's bin first: servers, kernels and nbgrader (which runs `alembic`) come from this Python
             "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
