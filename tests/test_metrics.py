@@ -7,7 +7,7 @@ import torch
 
 from dlhelpers.evaluation import classifier as C
 from dlhelpers.evaluation import metrics as M
-from conftest import corrupt_copy
+from support import corrupt_copy
 from dlhelpers.io import CorruptFileError
 
 

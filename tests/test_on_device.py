@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-from conftest import OracleModel
+from support import OracleModel
 from dlhelpers.ddim import ddim_step, sample_ddim
 from dlhelpers.ddpm import ddpm_step, sample_ddpm
 from dlhelpers.devices import pick_device

@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import flip_middle_byte
+from support import flip_middle_byte
 from dlhelpers import pretrained
 from dlhelpers.io import CorruptFileError
 from dlhelpers.precision import prepare_model

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from conftest import OracleModel
+from support import OracleModel
 from dlhelpers.ddim import ddim_step, ddim_timesteps, sample_ddim
 from dlhelpers.ddpm import ddpm_step, sample_ddpm
 from dlhelpers.dpm_solver import sample_dpm_solver

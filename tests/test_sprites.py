@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dlhelpers import sprites as S
-from conftest import corrupt_copy
+from support import corrupt_copy
 from dlhelpers.io import CorruptFileError, sha256_file
 
 

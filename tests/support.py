@@ -1,0 +1,34 @@
+"""Helpers shared by the unit tests (imported as ``from support import …``; fixtures live in conftest.py)."""
+import shutil
+
+import torch
+
+
+class OracleModel(torch.nn.Module):
+    """A closed-form 'network' that knows x0: it returns the exact noise ε = (x_t − √ᾱ_t x0) / √(1 − ᾱ_t)."""
+
+    def __init__(self, x0, schedule):
+        super().__init__()
+        self.x0, self.schedule = x0, schedule
+        self.in_channels, self.h, self.n_cfeat = x0.shape[1], x0.shape[2], 5
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, t_norm, c=None):
+        t = (t_norm.reshape(-1) * self.schedule.timesteps).round().long()
+        ab = self.schedule.alpha_bar[t].view(-1, 1, 1, 1)
+        return (x - ab.sqrt() * self.x0) / (1 - ab).sqrt()
+
+
+def flip_middle_byte(path):
+    """Damage a file in place the way a bad disk or a cut download would: one byte in the middle."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def corrupt_copy(src, dst):
+    """Copy a data file and its JSON sidecar (which holds the expected sha256) to dst, then damage the copy."""
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
+    flip_middle_byte(dst)
+    return dst
