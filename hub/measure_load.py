@@ -144,6 +144,7 @@ async def main_async(args) -> dict:
     nb = json.loads(Path(args.notebook).read_text())
     students = [f"student{i:02d}" for i in range(1, args.students + 1)]
     env = {"CI": "true"} if args.ci else {}
+    load_before = os.getloadavg()  # other work on the machine when the measurement starts
     root = Path(args.root)
     if root.exists():  # a fresh hub every time; only ever delete a folder an earlier run made
         if not (root / "hub-state").is_dir():
@@ -161,7 +162,7 @@ async def main_async(args) -> dict:
         result = {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                        "cpu": platform.processor() or platform.machine(), "load_avg_before": os.getloadavg()},
+                        "cpu": platform.processor() or platform.machine(), "load_avg_before": load_before},
             "students": args.students, "ci_workload": args.ci, "notebook": str(args.notebook),
             "hub_mb": round(hub_proc.memory_info().rss / 2**20),
             "summary": summary(records, wall, busy), "per_student": records,
