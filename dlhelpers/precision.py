@@ -33,7 +33,6 @@ import platform
 
 import torch
 
-from dlhelpers.devices import model_device  # noqa: F401  (re-exported: older code imports it from here)
 from dlhelpers.validation import PRECISIONS, check_precision  # noqa: F401
 
 

@@ -170,7 +170,7 @@ def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: i
     ``mix(weights)`` → (1, 5) context row; None uses ``mixture_context`` (pass exercise (a)'s function to use
     yours)."""
     from dlhelpers.ddim import sample_ddim
-    from dlhelpers.precision import model_device
+    from dlhelpers.devices import model_device
     from dlhelpers.sampling import model_geometry
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a ContextUnet (torch.nn.Module), got {type(model).__name__}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from dlhelpers import precision as fast
+from dlhelpers.precision import use_channels_last
 from dlhelpers.devices import pick_device
 from dlhelpers.io import DATA_DIR, atomic_write_bytes
 from dlhelpers.sprites import CLASS_NAMES
@@ -37,7 +37,7 @@ def report_path(out, smoke: bool) -> Path:
 def _fast_path_text(device: torch.device, dtype_name: str) -> str:
     """What "ours fast" means on ``device`` (``dlhelpers.precision``'s per-device table)."""
     parts = [f"{dtype_name} autocast" if dtype_name != "fp32" else "fp32 (no autocast)"]
-    parts.append("channels-last" if fast.use_channels_last(device) else "default memory format")
+    parts.append("channels-last" if use_channels_last(device) else "default memory format")
     return " + ".join(parts)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from dlhelpers import precision as fast
+from dlhelpers.precision import autocast, autocast_dtype, prepare_model, to_memory_format
 from dlhelpers.ddim import sample_ddim
 from dlhelpers.ddpm import sample_ddpm
 from dlhelpers.schedules import NoiseSchedule
@@ -36,8 +36,8 @@ def _inputs(B: int, device, seed: int):
 
 def _forward_fn(model, x, t, c, precision, device):
     def run():
-        with torch.inference_mode(), fast.autocast(precision, device):
-            model(fast.to_memory_format(x) if precision != "fp32" else x, t, c)
+        with torch.inference_mode(), autocast(precision, device):
+            model(to_memory_format(x) if precision != "fp32" else x, t, c)
     return run
 
 
@@ -46,7 +46,7 @@ def _our_train_step_fn(model, x, c, schedule, precision, device, seed=0):
     opt = make_optimizer(model.parameters(), 1e-3, device)
     g = torch.Generator(device=device).manual_seed(seed)
     schedule = schedule.to(device)
-    x = fast.to_memory_format(x) if precision != "fp32" else x
+    x = to_memory_format(x) if precision != "fp32" else x
 
     def run():
         loss = diffusion_loss(model, x, c, schedule, g, p_uncond=0.1, precision=precision)
@@ -72,7 +72,7 @@ def speed_section(smoke: bool, device) -> tuple[list, dict]:
     torch.manual_seed(0)  # the three models' initial weights
     course = CourseContextUnet().to(device).eval()
     ours_fp32 = ContextUnet().to(device).eval()
-    ours_fast = fast.prepare_model(ContextUnet(), device).eval()
+    ours_fast = prepare_model(ContextUnet(), device).eval()
     x, t, c = _inputs(B_fwd, device, seed=0)
     fwd = interleaved({"course fp32": _forward_fn(course, x, t, c, "fp32", device),
                        "ours fp32": _forward_fn(ours_fp32, x, t, c, "fp32", device),
@@ -81,12 +81,12 @@ def speed_section(smoke: bool, device) -> tuple[list, dict]:
     schedule = NoiseSchedule.linear(T)
     steps = {"course fp32": _course_train_step_fn(CourseContextUnet().to(device).train(), xt, ct, device),
              "ours fp32": _our_train_step_fn(ContextUnet().to(device).train(), xt, ct, schedule, "fp32", device),
-             "ours fast": _our_train_step_fn(fast.prepare_model(ContextUnet(), device).train(), xt, ct, schedule,
+             "ours fast": _our_train_step_fn(prepare_model(ContextUnet(), device).train(), xt, ct, schedule,
                                              "auto", device)}
     train = interleaved(steps, max(2, rounds // 2), warmup=2, device=device)
     rows = [("UNet forward, B=%d (ms)" % B_fwd, fwd, 1e3), ("training step, B=%d (ms)" % B_train, train, 1e3)]
     flops = train_step_flops(ContextUnet().to(device).train(), xt, ct)
-    dtype = fast.autocast_dtype("auto", device)   # what diffusion_loss and the samplers autocast to
+    dtype = autocast_dtype("auto", device)   # what diffusion_loss and the samplers autocast to
     n = 256 if smoke else (4096 if device.type == "cuda" else 1024)
     peak = {"fp32": matmul_peak_gflops(torch.float32, device, n)}
     if dtype is not None:
@@ -106,7 +106,7 @@ def sampler_section(smoke: bool, device):
     n = 4 if smoke else 64
     ddim_steps = 2 if smoke else 25
     torch.manual_seed(0)
-    model = fast.prepare_model(ContextUnet(), device).eval()
+    model = prepare_model(ContextUnet(), device).eval()
     schedule = NoiseSchedule.linear(T)
     c = torch.eye(5)[torch.arange(n) % 5].to(device)
     out = {}
