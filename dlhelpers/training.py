@@ -39,6 +39,7 @@ class TrainConfig:
     warmup_steps: int = 100           # linear warm-up before the linear decay; keeps the first Adam steps small
     p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
     ema_decay: Optional[float] = 0.999  # weight averaging (~1000-step window) for smoother samples; None turns it off
+    min_snr_gamma: Optional[float] = None  # Hang et al. 2023: weight t's loss by min(SNR_t, γ)/SNR_t; None = eq. (14)
     checkpoint_every: int = 250       # steps between atomic checkpoints (a kill loses at most ~1 minute)
     seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
     precision: str = "auto"           # "auto" = bf16 autocast where the CPU/GPU runs it natively; "fp32" for exact tests
@@ -54,6 +55,8 @@ class TrainConfig:
         check_real(self.p_uncond, "p_uncond", low=0.0, high=1.0)
         if self.ema_decay is not None:
             check_real(self.ema_decay, "ema_decay", low=0.0, high=1.0)
+        if self.min_snr_gamma is not None:
+            check_real(self.min_snr_gamma, "min_snr_gamma", low=0.0)
         check_precision(self.precision)
         return self
 
@@ -115,8 +118,18 @@ def dataset_tensors(dataset):
     return images.float(), (contexts.float() if contexts is not None else None)
 
 
-def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32"):
-    """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32.
+def min_snr_weights(schedule, gamma: float) -> torch.Tensor:
+    """Hang et al., "Efficient Diffusion Training via Min-SNR Weighting Strategy", 2023, arXiv:2303.09556, eq. (7)
+    for ε-prediction: w_t = min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t). Shape (T+1,); w_0 is never drawn."""
+    ab = schedule.alpha_bar.double()
+    snr = ab[1:] / (1 - ab[1:])
+    return torch.cat([torch.ones(1, dtype=torch.float64), snr.clamp(max=gamma) / snr]).float().to(schedule.device)
+
+
+def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32",
+                   loss_weight: torch.Tensor | None = None):
+    """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32; with
+    ``loss_weight`` (T+1,) each image's squared error is weighted by loss_weight[t] (``min_snr_weights``).
 
     No argument checks and no host sync: ``train`` validated everything once and calls this every step."""
     B, T = x0.shape[0], schedule.timesteps
@@ -128,7 +141,10 @@ def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.
         context = context * keep
     with autocast(precision, x0.device, training=True):
         eps_pred = model(to_memory_format(x_t), t.float() / T, context)
-    return F.mse_loss(eps_pred.float(), noise)
+    if loss_weight is None:
+        return F.mse_loss(eps_pred.float(), noise)
+    per_image = (eps_pred.float() - noise).pow(2).mean(dim=(1, 2, 3))                  # (B,)
+    return (loss_weight[t] * per_image).mean()
 
 
 def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = TrainConfig(),
@@ -155,6 +171,7 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
     optimizer = make_optimizer(model.parameters(), cfg.lr, device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
+    weight = min_snr_weights(schedule, cfg.min_snr_gamma) if cfg.min_snr_gamma is not None else None
     result = TrainResult(steps_done=0)
 
     if checkpoint_path is not None and Path(checkpoint_path).exists():
@@ -173,7 +190,7 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
         loss = diffusion_loss(model, images[idx], contexts[idx] if contexts is not None else None,
-                              schedule, generator, cfg.p_uncond, cfg.precision)
+                              schedule, generator, cfg.p_uncond, cfg.precision, weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -276,7 +293,7 @@ def _load_checkpoint(path, model, optimizer, generator, ema, result: TrainResult
     if not isinstance(state, dict) or "model" not in state or "steps_done" not in state:
         raise CorruptFileError(f"{path} is not a training checkpoint; delete it to start afresh")
     saved = state.get("config", {})
-    for key in ("seed", "batch_size", "steps", "lr", "p_uncond", "ema_decay", "warmup_steps"):
+    for key in ("seed", "batch_size", "steps", "lr", "p_uncond", "ema_decay", "warmup_steps", "min_snr_gamma"):
         if key in saved and saved[key] != getattr(cfg, key):
             raise ValueError(f"checkpoint {path} was made with {key}={saved[key]!r}, but config has "
                              f"{key}={getattr(cfg, key)!r}; use the same config to resume or delete the checkpoint")

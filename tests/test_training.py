@@ -138,3 +138,42 @@ def test_context_dropout_uses_null_context(monkeypatch):
     train(model, synthetic_set(), NoiseSchedule.linear(50), TrainConfig(steps=2, **{**CFG, "p_uncond": 1.0}),
           progress=False)
     assert seen and all(c.abs().sum() == 0 for c in seen)
+
+
+def test_min_snr_weights_by_hand():
+    """Hang et al. eq. (7) for ε-prediction, w_t = min(SNR_t, γ)/SNR_t, on ᾱ = 1, 0.9, 0.5, 0.1:
+    SNR = 9, 1, 1/9, so γ = 5 gives 5/9, 1, 1 (w_0 is never drawn and stays 1)."""
+    from dlhelpers.training import min_snr_weights
+    sch = NoiseSchedule.from_betas(torch.tensor([0.1, 0.1, 1 - 0.5 / 0.9, 1 - 0.1 / 0.5], dtype=torch.float64))
+    torch.testing.assert_close(min_snr_weights(sch, 5.0), torch.tensor([1.0, 5 / 9, 1.0, 1.0]))
+    torch.testing.assert_close(min_snr_weights(sch, 100.0), torch.ones(4))
+
+
+def test_weighted_loss_weights_each_image_by_its_timestep():
+    """A model that always answers 0: the loss is mean_b w[t_b] · mean(ε_b²), with t and ε drawn in the
+    documented order (t, then ε) from the same generator."""
+    from dlhelpers.training import diffusion_loss
+    sch = NoiseSchedule.linear(50)
+    weight = torch.linspace(0.1, 2.0, 51)
+    zero = lambda x, t, c=None: torch.zeros_like(x)
+    x0 = torch.zeros(6, 3, 16, 16)
+    loss = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3), loss_weight=weight)
+    g = torch.Generator().manual_seed(3)
+    t = torch.randint(1, 51, (6,), generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    expected = (weight[t] * noise.pow(2).mean(dim=(1, 2, 3))).mean()
+    torch.testing.assert_close(loss, expected)
+    unweighted = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(unweighted, noise.pow(2).mean())
+
+
+def test_min_snr_training_runs_and_resume_checks_gamma(tmp_path):
+    sch, ckpt = NoiseSchedule.linear(50), tmp_path / "c.ckpt"
+    res = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=5.0, **CFG),
+                checkpoint_path=ckpt, progress=False)
+    assert res.steps_done == 3 and all(l == l for l in res.losses)
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=1.0, **CFG),
+              checkpoint_path=ckpt, progress=False)
+    with pytest.raises(ValueError, match="^min_snr_gamma"):
+        TrainConfig(min_snr_gamma=-1.0).validate()

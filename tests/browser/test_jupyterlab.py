@@ -41,6 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = Path(os.environ.get("DLHELPERS_BROWSER_NOTEBOOKS") or REPO / "notebooks")
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0[1-5]_*.ipynb"))
 FIRST_SPRITE_LIMIT_S = float(os.environ.get("DLHELPERS_FIRST_SPRITE_LIMIT", "30"))
+# Run All of one student copy, CI size; the same limit as tests/test_student_copies.py's nbclient run, which this
+# test replaces where it runs (tests/conftest.py).
+RUN_ALL_LIMIT_S = 200
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 TIMEOUT_S = float(os.environ.get("DLHELPERS_BROWSER_TIMEOUT", "420"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
@@ -355,6 +358,7 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
         if _expects_progress(notebook):
             assert page.evaluate("() => window.__dl.progress") > 0, \
                 f"{notebook.name}: a sampler runs with progress=True but no progress bar widget was rendered"
+        assert seconds <= RUN_ALL_LIMIT_S, f"{notebook.name}: Run All took {seconds:.0f} s (limit {RUN_ALL_LIMIT_S} s)"
         broken = page.locator(".jp-OutputArea", has_text="Error displaying widget")
         assert broken.count() == 0, f"{notebook.name}: {broken.first.text_content()[:200]}"
 
