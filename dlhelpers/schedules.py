@@ -4,7 +4,8 @@ References
 - Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models" (DDPM), 2020, arXiv:2006.11239.
   Eq. (4): q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I), with α_t = 1 − β_t and ᾱ_t = ∏_{s=1}^{t} α_s.
 - Nichol & Dhariwal, "Improved Denoising Diffusion Probabilistic Models", 2021, arXiv:2102.09672.
-  Eq. (17): ᾱ_t = f(t)/f(0), f(t) = cos²(((t/T) + s)/(1 + s) · π/2); β_t = min(1 − ᾱ_t/ᾱ_{t−1}, 0.999).
+  Eq. (17): ᾱ_t = f(t)/f(0), f(t) = cos²(((t/T) + s)/(1 + s) · π/2); here rescaled to end at ᾱ_T > 0 (see
+  ``NoiseSchedule.cosine``).
 
 Every tensor has shape (T+1,) and is indexed by t = 0…T exactly as in the paper: index 0 is the clean image
 (ᾱ_0 = 1, the empty product), index T is (almost) pure noise. The course's linear schedule puts β on
@@ -70,14 +71,26 @@ class NoiseSchedule:
         return cls.from_betas(beta, name=f"linear({beta1:g}→{beta2:g})")
 
     @classmethod
-    def cosine(cls, timesteps: int = 500, s: float = 0.008) -> "NoiseSchedule":
-        """Nichol & Dhariwal's cosine schedule (eq. 17), β clipped at 0.999 as in the paper."""
+    def cosine(cls, timesteps: int = 500, s: float = 0.008, alpha_bar_T: float = 0.0063) -> "NoiseSchedule":
+        """Nichol & Dhariwal's cosine shape (eq. 17), rescaled so that ᾱ ends at ``alpha_bar_T``, not at ≈ 0:
+
+            ᾱ_t = ᾱ_T + (1 − ᾱ_T) · (f(t) − f(T)) / (f(0) − f(T)).
+
+        Why the floor: an ε-model's x̂₀ = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t divides by √ᾱ_t. The paper's version (β
+        clipped at 0.999) ends at ᾱ_T ≈ 1e-8, so at t = T every error in ε̂ is multiplied by ~10⁴; a model trained
+        on it sampled badly with DDIM and DDPM (issue 14). The default ᾱ_T = 0.0063 is where the course's linear
+        schedule ends (T = 500, β 1e-4 → 0.02): x_T is as close to pure noise as there. Lin et al. (2024,
+        arXiv:2305.08891, section 3) make the same point from the other side: ᾱ_T = 0 needs v-prediction."""
         _check_timesteps(timesteps)
+        if isinstance(alpha_bar_T, bool) or not isinstance(alpha_bar_T, (int, float)):
+            raise TypeError(f"alpha_bar_T must be a number, got {type(alpha_bar_T).__name__}")
+        if not 0 < alpha_bar_T < 1:
+            raise ValueError(f"alpha_bar_T must be in (0, 1), got {alpha_bar_T}")
         t = torch.arange(timesteps + 1, dtype=torch.float64)
         f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2) ** 2
-        alpha_bar = f / f[0]
+        alpha_bar = alpha_bar_T + (1 - alpha_bar_T) * (f - f[-1]) / (f[0] - f[-1])    # (T+1,), 1 → ᾱ_T
         beta = torch.zeros(timesteps + 1, dtype=torch.float64)
-        beta[1:] = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
+        beta[1:] = 1 - alpha_bar[1:] / alpha_bar[:-1]
         beta[0] = beta[1]  # unused (t = 0 is the clean image); keeps 0 < β < 1 everywhere
         return cls.from_betas(beta, name="cosine")
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 import torch
-import torch.nn.functional as F
 
 from .devices import model_device
+from .ema import EMA
 from .io import CorruptFileError, atomic_torch_save, safe_torch_load
 from .precision import autocast, prepare_model, to_memory_format
 from .validation import check_positive_int, check_precision, check_real
@@ -86,7 +86,7 @@ PRESETS = {
 @dataclass
 class TrainResult:
     steps_done: int
-    losses: List[float] = field(default_factory=list)   # mean loss over each log_every window
+    losses: List[float] = field(default_factory=list)   # mean plain MSE (eq. 14) over each log_every window
     loss_steps: List[int] = field(default_factory=list)
     seconds: float = 0.0
     ema_state: Optional[dict] = None
@@ -132,6 +132,12 @@ def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.
     ``loss_weight`` (T+1,) each image's squared error is weighted by loss_weight[t] (``min_snr_weights``).
 
     No argument checks and no host sync: ``train`` validated everything once and calls this every step."""
+    t, per_image = _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)
+    return per_image.mean() if loss_weight is None else (loss_weight[t] * per_image).mean()
+
+
+def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision):
+    """(t (B,), each image's MSE (B,)): draws t, then ε, then the context dropout, in that order."""
     B, T = x0.shape[0], schedule.timesteps
     t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)            # (B,)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
@@ -141,10 +147,7 @@ def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.
         context = context * keep
     with autocast(precision, x0.device, training=True):
         eps_pred = model(to_memory_format(x_t), t.float() / T, context)
-    if loss_weight is None:
-        return F.mse_loss(eps_pred.float(), noise)
-    per_image = (eps_pred.float() - noise).pow(2).mean(dim=(1, 2, 3))                  # (B,)
-    return (loss_weight[t] * per_image).mean()
+    return t, (eps_pred.float() - noise).pow(2).mean(dim=(1, 2, 3))                    # (B,), (B,)
 
 
 def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = TrainConfig(),
@@ -189,14 +192,16 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
         idx = perm[k * B:(k + 1) * B]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        loss = diffusion_loss(model, images[idx], contexts[idx] if contexts is not None else None,
-                              schedule, generator, cfg.p_uncond, cfg.precision, weight)
+        t, per_image = _per_image_mse(model, images[idx], contexts[idx] if contexts is not None else None,
+                                      schedule, generator, cfg.p_uncond, cfg.precision)
+        mse = per_image.mean()                    # eq. (14): what the loss history records, whatever the weighting
+        loss = mse if weight is None else (weight[t] * per_image).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if ema is not None:
             ema.update(model)
-        window.append(loss.detach())
+        window.append(mse.detach())
         done = step + 1
         if done % cfg.log_every == 0 or done == last:
             mean_loss = torch.stack(window).mean().item()
@@ -238,39 +243,6 @@ def _epoch_permutation(N: int, seed: int, epoch: int, device) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         cache[key] = torch.randperm(N, generator=g).to(device)
     return cache[key]
-
-
-class EMA:
-    """Exponential moving average of the weights: θ_ema ← d · θ_ema + (1 − d) · θ, buffers copied.
-
-    The decay warms up as min(d, (1 + n) / (10 + n)) after n updates, so early snapshots are not dominated by the
-    random initialisation.
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.decay = decay
-        self.updates = 0
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        # state_dict() tensors share storage with the live weights, which the optimizer updates in place.
-        live = model.state_dict()
-        self._float = [(self.shadow[k], v) for k, v in live.items() if v.is_floating_point()]
-        self._other = [(self.shadow[k], v) for k, v in live.items() if not v.is_floating_point()]
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_([s for s, _ in self._float], [v for _, v in self._float], 1 - decay)
-        for s, v in self._other:
-            s.copy_(v)
-
-    def state_dict(self) -> dict:
-        return {k: v.clone() for k, v in self.shadow.items()}
-
-    def load_state_dict(self, state: dict, updates: int = 0) -> None:
-        for k, v in state.items():
-            self.shadow[k].copy_(v)
-        self.updates = updates
 
 
 def _save_checkpoint(path, model, optimizer, generator, ema, result: TrainResult, cfg: TrainConfig) -> None:

@@ -26,12 +26,14 @@ def test_alpha_bar_is_the_cumulative_product(schedule):
     assert (schedule.alpha_bar[1:] < schedule.alpha_bar[:-1]).all()
 
 
-def test_cosine_schedule_follows_nichol_dhariwal():
-    sch = NoiseSchedule.cosine(timesteps=100)
+def test_cosine_schedule_follows_nichol_dhariwal_with_a_floor():
+    """ᾱ_t = ᾱ_T + (1 − ᾱ_T)(f(t) − f(T))/(f(0) − f(T)), f Nichol & Dhariwal's eq. (17): 1 at t = 0, ᾱ_T at T."""
+    sch = NoiseSchedule.cosine(timesteps=100, alpha_bar_T=0.01)
     f = lambda t: math.cos(((t / 100) + 0.008) / 1.008 * math.pi / 2) ** 2
-    for t in (0, 1, 10, 50, 90):
-        assert abs(sch.alpha_bar[t].item() - f(t) / f(0)) < 1e-5
-    assert sch.alpha_bar[0].item() == 1.0 and (sch.beta <= 0.999).all()
+    for t in (0, 1, 10, 50, 90, 100):
+        assert abs(sch.alpha_bar[t].item() - (0.01 + 0.99 * (f(t) - f(100)) / (f(0) - f(100)))) < 1e-5
+    assert sch.alpha_bar[0].item() == 1.0 and abs(sch.alpha_bar[-1].item() - 0.01) < 1e-7
+    assert abs(NoiseSchedule.cosine(500).alpha_bar[-1].item() - 0.0063) < 1e-7
 
 
 def test_extract_broadcasts_per_sample():

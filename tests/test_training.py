@@ -177,3 +177,15 @@ def test_min_snr_training_runs_and_resume_checks_gamma(tmp_path):
               checkpoint_path=ckpt, progress=False)
     with pytest.raises(ValueError, match="^min_snr_gamma"):
         TrainConfig(min_snr_gamma=-1.0).validate()
+
+
+def test_loss_history_is_the_plain_mse_whatever_the_weighting():
+    """The history (and the manifest's loss curve, which notebook 3 plots next to the student's plain MSE) records
+    eq. (14) even when min-SNR weighting drives the gradient: with lr = 0 the two runs see the same draws and must
+    record the same numbers."""
+    sch = NoiseSchedule.linear(50)
+    cfg = {**CFG, "lr": 0.0, "ema_decay": None}
+    plain = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, **cfg), progress=False)
+    weighted = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=1e-3, **cfg),
+                     progress=False)
+    assert plain.losses == weighted.losses and plain.losses[0] > 0.5
