@@ -194,3 +194,20 @@ def test_interleaved_and_machine():
     assert machine.cpu_name() in machine.describe("cpu")
     info = machine.machine_info()
     assert {"platform", "processor", "threads", "torch"} <= set(info)
+
+
+def test_recipe_trial_runs_and_its_table_has_every_number(tmp_path):
+    """A 2-step trial scored on 10 sprites (the real one: 1500 steps, 500 sprites) and the table rendered from it."""
+    from dlhelpers.tools.bench import recipes
+    record = recipes.run_trial("C", steps=2, out_dir=tmp_path, per_class=2)
+    assert record["steps"] == 2 and set(record["ema"]) == set(recipes.SAMPLERS) == set(record["raw"])
+    table = recipes.write_table(tmp_path, path=tmp_path / "table.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| C:")]
+    assert len(rows) == 2 and "min-SNR" in rows[0]
+    for row, which in zip(rows, ("ema", "raw")):
+        d = record[which]["DDIM-25"]
+        assert f"{d['accuracy'] * 100:.1f} %" in row and f"{d['fd']:.2f}" in row, row
+    with pytest.raises(ValueError, match="^key"):
+        recipes.run_trial("Z", steps=2, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="^out_dir"):
+        recipes.write_table(tmp_path / "empty")

@@ -252,6 +252,18 @@ def _bench_commands(sub) -> None:
     r.add_argument("--report", default=None, help="report to copy (default data/benchmarks.md)")
     r.add_argument("--readme", default=str(REPO_ROOT / "README.md"), help="README to update")
     r.set_defaults(func=cmd_bench)
+    q = sub.add_parser("bench-recipes", help="train and score one training-recipe trial, or tabulate them all")
+    q.add_argument("--trial", default=None, help="a key of dlhelpers.tools.bench.recipes.TRIALS (A, B, …)")
+    q.add_argument("--steps", type=int, default=1500, help="training steps per trial")
+    q.add_argument("--out", default="runs/recipes", help="folder for the trials' JSON results")
+    q.add_argument("--table", action="store_true", help="write data/recipe_trials.md from the results in --out")
+    q.add_argument("--threads", type=int, default=None, help="torch threads (two trials side by side: 1 each)")
+    q.set_defaults(func=cmd_bench_recipes)
+
+
+def cmd_bench_recipes(args) -> int:
+    from dlhelpers.tools.bench.recipes import cli
+    return cli(args)
 
 
 def _instructor_commands(sub) -> None:

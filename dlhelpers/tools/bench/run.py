@@ -20,6 +20,7 @@ from dlhelpers.io import DATA_DIR, atomic_write_bytes
 from dlhelpers.sprites import CLASS_NAMES
 from dlhelpers.tools import machine
 from dlhelpers.tools.bench.quality import precision_training_section, quality_section
+from dlhelpers.tools.bench.recipes import TABLE as RECIPES
 from dlhelpers.tools.bench.report import render
 from dlhelpers.tools.bench.speed import sampler_section, speed_section
 
@@ -81,6 +82,8 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
                     speed_rows=speed_rows, stats=stats, sampler_times=sampler_times, overhead=overhead,
                     one_forward=one_forward, memory=_memory_line(dev), quality=quality,
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
+    if not smoke and RECIPES.is_file():   # the recipe trials are measured separately (an hour each); kept in the report
+        report += "\n" + RECIPES.read_text()
     say(report)
     atomic_write_bytes(path, report.encode())
     say(f"wrote {path}")

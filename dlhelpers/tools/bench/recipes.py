@@ -1,0 +1,144 @@
+"""Training-recipe trials: the same short run under different recipes, scored the same way (issue 14).
+
+Each trial trains the course's ContextUnet (``PRESETS["course"].model``) from the same initial weights, seed and
+batches for ``steps`` optimizer steps, then samples 500 sprites (100 per class) from the same x_T and contexts with
+DDIM-25 (Song et al., arXiv:2010.02502) and DPM-Solver++(2M)-20 (Lu et al., arXiv:2211.01095), and scores them
+with the project's classifier (context accuracy overall and per class, sprite FD against 500 held-out sprites;
+``dlhelpers.evaluation.metrics``), for the EMA and the raw weights. Ideas measured:
+
+- the learning rate and its warm-up (linear warm-up, then the course's linear decay to 0);
+- min-SNR-γ loss weighting, Hang et al., arXiv:2303.09556, eq. (7) (``TrainConfig.min_snr_gamma``);
+- the cosine schedule of Nichol & Dhariwal, arXiv:2102.09672, eq. (17), with ``NoiseSchedule.cosine``'s floor.
+
+A short run ranks recipes, it does not predict the full run's numbers: the winner is then trained at full length
+(``python -m dlhelpers train``) and scored by ``python -m dlhelpers bench``. ``render`` makes the Markdown table
+that ``data/recipe_trials.md`` holds and the benchmark report appends.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from dlhelpers.io import DATA_DIR, atomic_write_bytes
+
+TABLE = DATA_DIR / "recipe_trials.md"
+SAMPLERS = ("DDIM-25", "DPM-Solver++(2M)-20")
+
+
+@dataclass(frozen=True)
+class Trial:
+    label: str                        # what changed, for the table
+    lr: float = 1e-3                  # Adam's peak learning rate
+    warmup_steps: int = 100           # linear warm-up steps before the linear decay
+    min_snr_gamma: float | None = None  # None: the plain MSE of eq. (14)
+    schedule: str = "linear"          # "linear" (the course's) or "cosine"
+
+
+TRIALS = {
+    "A": Trial("course recipe (lr 1e-3, warm-up 100)"),
+    "B": Trial("lr 2e-3, warm-up 200", lr=2e-3, warmup_steps=200),
+    "C": Trial("B + min-SNR-γ, γ = 5", lr=2e-3, warmup_steps=200, min_snr_gamma=5.0),
+    "D": Trial("B on the cosine schedule (ᾱ_T floor)", lr=2e-3, warmup_steps=200, schedule="cosine"),
+}
+
+
+def score(model, schedule, per_class: int = 100) -> dict:
+    """{sampler: {"accuracy": overall, "per_class": {...}, "fd": sprite FD, "seconds": s}} for ``SAMPLERS``."""
+    from dlhelpers.ddim import sample_ddim
+    from dlhelpers.dpm_solver import sample_dpm_solver
+    from dlhelpers.evaluation.metrics import context_accuracy, heldout_samples, sprite_fd
+
+    n = 5 * per_class
+    labels = torch.arange(5).repeat_interleave(per_class)                                     # (n,)
+    x_T = torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(1))              # (n, 3, 16, 16)
+    common = dict(context=torch.eye(5)[labels], x_T=x_T, progress=False, save_every=10 ** 6)
+    reference = heldout_samples(n, seed=0)
+    runs = {"DDIM-25": lambda: sample_ddim(model, n, schedule, steps=25, **common),
+            "DPM-Solver++(2M)-20": lambda: sample_dpm_solver(model, n, schedule, steps=20, **common)}
+    out = {}
+    for name in SAMPLERS:
+        t0 = time.perf_counter()
+        samples = runs[name]().samples
+        acc = context_accuracy(samples, labels)
+        out[name] = {"accuracy": acc["overall"], "per_class": acc["per_class"], "fd": sprite_fd(samples, reference),
+                     "seconds": time.perf_counter() - t0}
+    return out
+
+
+def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
+    """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it."""
+    from dlhelpers.schedules import NoiseSchedule
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.training import PRESETS, train
+    from dlhelpers.unet import ContextUnet
+
+    if key not in TRIALS:
+        raise ValueError(f"key must be one of {sorted(TRIALS)}, got {key!r}")
+    trial, preset = TRIALS[key], PRESETS["course"]
+    schedule = (NoiseSchedule.linear(**preset.schedule) if trial.schedule == "linear"
+                else NoiseSchedule.cosine(preset.schedule["timesteps"]))
+    cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
+                  min_snr_gamma=trial.min_snr_gamma, checkpoint_every=10 ** 9)
+    torch.manual_seed(cfg.seed)   # the same initial weights for every trial
+    model = ContextUnet(**preset.model)
+    result = train(model, SpriteDataset(), schedule, cfg, progress=False)
+    ema = ContextUnet(**preset.model)
+    ema.load_state_dict(result.ema_state)
+    record = {"key": key, "label": trial.label, "steps": steps, "threads": torch.get_num_threads(),
+              "train_seconds": round(result.seconds, 1), "final_loss": sum(result.losses[-10:]) / 10,
+              "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
+    path = Path(out_dir) / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(record, indent=1).encode())
+    return record
+
+
+def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, note: str = "") -> Path:
+    """Render every ``out_dir/*.json`` (sorted by key) into ``path`` (default ``data/recipe_trials.md``)."""
+    from dlhelpers.sprites import CLASS_NAMES
+    records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"))]
+    if not records:
+        raise ValueError(f"out_dir {str(out_dir)!r} holds no trial results; run: python -m dlhelpers bench-recipes --trial A")
+    steps = sorted({r["steps"] for r in records})
+    text = (f"## Training recipes tried ({'/'.join(map(str, steps))} steps each, 500 sprites, 100 per class)\n\n"
+            f"`python -m dlhelpers bench-recipes --trial KEY` for each trial, then `--table`; "
+            f"`dlhelpers.tools.bench.recipes` says what is held fixed.{(' ' + note) if note else ''}\n\n"
+            + render(records, list(CLASS_NAMES)))
+    atomic_write_bytes(Path(path), text.encode())
+    return Path(path)
+
+
+def render(records: list, class_names) -> str:
+    """The trials as a Markdown table: one row per trial and weights (EMA / raw), both samplers."""
+    L = ["| trial | weights | plain MSE, last 100 steps | " + " | ".join(
+        f"{s} acc. | {s} FD" for s in SAMPLERS) + " | DDIM-25 per class (" + " / ".join(class_names) + ") |",
+         "|---|---|---:|" + "---:|" * (2 * len(SAMPLERS)) + "---|"]
+    for r in records:
+        for which in ("ema", "raw"):
+            d = r[which]
+            cells = " | ".join(f"{d[s]['accuracy'] * 100:.1f} % | {d[s]['fd']:.2f}" for s in SAMPLERS)
+            per = " / ".join(f"{d['DDIM-25']['per_class'][c] * 100:.0f}" for c in class_names)
+            loss = "—" if r.get("final_loss") is None else f"{r['final_loss']:.4f}"
+            L.append(f"| {r['key']}: {r['label']} | {which.upper() if which == 'ema' else which} | {loss} | {cells} | "
+                     f"{per} |")
+    return "\n".join(L) + "\n"
+
+
+def cli(args) -> int:
+    """``python -m dlhelpers bench-recipes``: one trial (``--trial``), or the table of all results (``--table``)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        if args.table:
+            print(f"wrote {write_table(args.out)}")
+        else:
+            print(json.dumps(run_trial(args.trial, steps=args.steps, out_dir=args.out), indent=1))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
