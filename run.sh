@@ -33,7 +33,7 @@ case "${1:-}" in
     set +e
     .venv/bin/python -m pytest tests notebooks \
       --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
-      --nbval-cell-timeout=170 -p no:cacheprovider -o console_output_style=classic "$@"
+      --nbval-cell-timeout=170 -p no:cacheprovider -o console_output_style=classic --durations=25 "$@"
     rc=$?
     set -e
     [ "$rc" -eq 5 ] && { echo "pytest collected no tests" >&2; exit 1; }
