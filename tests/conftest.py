@@ -24,10 +24,10 @@ def pytest_collection_modifyitems(config, items):
     Playwright present, not deselected — the nbclient run of that copy is skipped; elsewhere the nbclient run is the
     check."""
     in_browser = {item.callspec.params["notebook"].name for item in items
-                  if item.originalname == "test_notebook_runs_in_jupyterlab" and hasattr(item, "callspec")}
+                  if getattr(item, "originalname", None) == "test_notebook_runs_in_jupyterlab" and hasattr(item, "callspec")}
     if not in_browser:
         return
     for item in items:
-        if item.originalname == "test_c_every_student_copy_runs_top_to_bottom" and hasattr(item, "callspec") \
-                and item.callspec.params["path"].name in in_browser:
+        if getattr(item, "originalname", None) == "test_c_every_student_copy_runs_top_to_bottom" \
+                and hasattr(item, "callspec") and item.callspec.params["path"].name in in_browser:
             item.add_marker(pytest.mark.skip(reason="the browser test runs this student copy (tests/browser)"))
