@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from support import OracleModel
+from support import GaussianDataModel, OracleModel
 from dlhelpers.ddim import ddim_step, ddim_timesteps, sample_ddim
 from dlhelpers.ddpm import ddpm_step, sample_ddpm
 from dlhelpers.dpm_solver import sample_dpm_solver
@@ -187,22 +187,6 @@ def test_bf16_forward_agrees_with_fp32(tiny_model):
             fast = m(x, t, c).float()
     rel = (fast - ref).norm() / ref.norm()
     assert rel < 0.05, rel
-
-
-class GaussianDataModel(torch.nn.Module):
-    """The exact ε-predictor for data x₀ ~ N(0, s² I), which is linear, ε̂ = √(1 − ᾱ) / (ᾱ s² + 1 − ᾱ) · x_t,
-    plus a constant error of 0.01 — a stand-in for a well-trained network that is slightly wrong everywhere."""
-
-    def __init__(self, schedule, s=0.5, error=0.01):
-        super().__init__()
-        self.schedule, self.s, self.error = schedule, s, error
-        self.in_channels, self.h, self.n_cfeat = 3, 16, 5
-        self.dummy = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x, t_norm, c=None):
-        t = (t_norm.reshape(-1) * self.schedule.timesteps).round().long()
-        ab = self.schedule.alpha_bar[t].view(-1, 1, 1, 1)
-        return (1 - ab).sqrt() / (ab * self.s ** 2 + 1 - ab) * x + self.error
 
 
 @pytest.mark.parametrize("make_schedule", [lambda: NoiseSchedule.linear(500), lambda: NoiseSchedule.cosine(500)],

@@ -64,3 +64,12 @@ def test_add_noise_mean_and_variance_statistically(schedule):
     ab = schedule.alpha_bar[t].item()
     assert abs(xt.mean().item() - math.sqrt(ab) * 0.7) < 0.01
     assert abs(xt.var().item() - (1 - ab)) < 0.01  # a missing √ on (1 − ᾱ) would give (1 − ᾱ)²
+
+
+def test_cosine_floor_must_be_strictly_between_0_and_1():
+    import pytest
+    for bad in (0.0, 1.0, -0.1, 2.0):
+        with pytest.raises(ValueError, match="^alpha_bar_T"):
+            NoiseSchedule.cosine(100, alpha_bar_T=bad)
+    with pytest.raises(TypeError, match="^alpha_bar_T"):
+        NoiseSchedule.cosine(100, alpha_bar_T="0.01")
