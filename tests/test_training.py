@@ -177,6 +177,8 @@ def test_min_snr_training_runs_and_resume_checks_gamma(tmp_path):
               checkpoint_path=ckpt, progress=False)
     with pytest.raises(ValueError, match="^min_snr_gamma"):
         TrainConfig(min_snr_gamma=-1.0).validate()
+    with pytest.raises(ValueError, match="^min_snr_gamma"):
+        TrainConfig(min_snr_gamma=0.0).validate()
 
 
 def test_loss_history_is_the_plain_mse_whatever_the_weighting():
