@@ -9,7 +9,7 @@ Measured on the course machine (2-core AMD Zen 4 with AVX-512 BF16, PyTorch 2.13
 bf16 autocast roughly halves the UNet's forward and training-step time; channels-last adds a further few
 percent, so both are on by default. Weights, optimizer state and the loss stay fp32.
 
-``precision``: "auto", "fp32" (exact comparisons, tests), or "bf16" (force it, even where it is emulated and slow).
+``precision``: "auto", "fp32" (exact comparisons, tests; TF32 off on NVIDIA GPUs, ``full_precision``), or "bf16" (force it, even where it is emulated and slow).
 What "auto" picks, per device and job (``autocast_dtype``):
 
 | device | sampling | training |
@@ -79,12 +79,26 @@ def autocast_dtype(precision: str, device, training: bool = False) -> torch.dtyp
 
 
 def autocast(precision: str, device, training: bool = False):
-    """A context manager for the forward pass under ``precision`` on ``device`` (a no-op for fp32)."""
+    """A context manager for the forward pass under ``precision`` on ``device``; fp32 is ``full_precision()``."""
     dtype = autocast_dtype(precision, device, training)
     device = torch.device(device)
     if dtype is None:
-        return contextlib.nullcontext()
+        return full_precision() if device.type == "cuda" else contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@contextlib.contextmanager
+def full_precision():
+    """fp32 that is fp32: on NVIDIA GPUs PyTorch runs fp32 convolutions in TF32 by default (10 mantissa bits,
+    ``torch.backends.cudnn.allow_tf32``), so two fp32 runs that differ only in memory layout drift apart over a
+    sampler's steps (seen on an H200: DDIM-25 no longer agreed to 0.01). Inside this block TF32 is off for
+    convolutions and matmuls; the previous settings come back after. Nothing changes on CPUs or Apple GPUs."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def use_channels_last(device) -> bool:

@@ -124,7 +124,7 @@ def min_snr_weights(schedule, gamma: float) -> torch.Tensor:
     for ε-prediction: w_t = min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t). Shape (T+1,); w_0 is never drawn."""
     ab = schedule.alpha_bar.double()
     snr = ab[1:] / (1 - ab[1:])
-    return torch.cat([torch.ones(1, dtype=torch.float64), snr.clamp(max=gamma) / snr]).float().to(schedule.device)
+    return torch.cat([torch.ones(1, dtype=torch.float64, device=ab.device), snr.clamp(max=gamma) / snr]).float()
 
 
 def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32",

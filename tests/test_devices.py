@@ -71,3 +71,24 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             devices.pick_device("cuda")
+
+
+def test_full_precision_turns_tf32_off_and_puts_the_settings_back():
+    from dlhelpers.precision import autocast, full_precision
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with pytest.raises(RuntimeError, match="inside"):
+            with full_precision():
+                assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+                raise RuntimeError("inside")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        # precision="fp32" on CUDA is full precision (no GPU needed to build the context); on the CPU nothing changes
+        with autocast("fp32", torch.device("cuda")):
+            assert not torch.backends.cudnn.allow_tf32
+        with autocast("fp32", "cpu"):
+            assert torch.backends.cudnn.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

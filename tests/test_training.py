@@ -149,6 +149,14 @@ def test_min_snr_weights_by_hand():
     torch.testing.assert_close(min_snr_weights(sch, 100.0), torch.ones(4))
 
 
+def test_min_snr_weights_stay_on_the_schedules_device():
+    """Found on an H200 by gpu-check: the weights were built from a CPU tensor and a CUDA one. The meta device
+    raises on the same mix, so this runs without a GPU."""
+    from dlhelpers.training import min_snr_weights
+    w = min_snr_weights(NoiseSchedule.linear(500, 1e-4, 0.02).to("meta"), 5.0)
+    assert w.device.type == "meta" and w.shape == (501,)
+
+
 def test_weighted_loss_weights_each_image_by_its_timestep():
     """A model that always answers 0: the loss is mean_b w[t_b] · mean(ε_b²), with t and ε drawn in the
     documented order (t, then ε) from the same generator."""

@@ -7,7 +7,8 @@ On a machine with an NVIDIA (CUDA) or Apple (MPS) GPU it
 4. times DDIM-25, DPM-Solver++-20 and DDPM-500 for 64 sprites from the shipped weights (median of 3 runs after a
    warm-up, with ``torch.cuda.synchronize``), and prints one table naming the card.
 On a machine without a GPU it says so and exits 0. ``--device cpu`` runs the same steps on the CPU (to test this
-command itself); ``--skip-notebooks`` leaves out step 2.
+command itself); ``--skip-notebooks`` leaves out step 2;
+``--save-notebooks DIR`` writes the executed notebooks there.
 """
 from __future__ import annotations
 
@@ -31,14 +32,17 @@ def _sync(device: torch.device) -> None:
 
 
 def _run(cmd: list[str], env: dict | None = None, timeout: int = 900) -> tuple[bool, float, str]:
+    """(passed, seconds, last line); a failing command's last 40 lines are printed, since the table has room for one."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout)
-    tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or [""]
-    return proc.returncode == 0, time.perf_counter() - t0, tail[0][:120]
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    if proc.returncode != 0:
+        print(f"--- {' '.join(cmd[1:])} failed (exit {proc.returncode}); its last lines:", *lines[-40:], sep="\n")
+    return proc.returncode == 0, time.perf_counter() - t0, (lines[-1:] or [""])[0][:120]
 
 
-def _notebooks(device: torch.device) -> list[tuple[str, bool, float, str]]:
+def _notebooks(device: torch.device, save_dir: str | None = None) -> list[tuple[str, bool, float, str]]:
     import nbformat
     from nbclient import NotebookClient
 
@@ -56,6 +60,9 @@ def _notebooks(device: torch.device) -> list[tuple[str, bool, float, str]]:
                    for o in c.get("outputs", []) for line in str(o.get("text", "")).splitlines()
                    if line.startswith("device:")}
         rows.append((path.name, ok, time.perf_counter() - t0, note or f"ran on {', '.join(sorted(devices)) or '?'}"))
+        if save_dir is not None:   # the executed notebook, outputs and all, to look at afterwards
+            os.makedirs(save_dir, exist_ok=True)
+            nbformat.write(nb, os.path.join(save_dir, path.name))
     return rows
 
 
@@ -86,7 +93,8 @@ def _timings(device: torch.device, n: int = 64, repeats: int = 3) -> list[tuple[
     return rows
 
 
-def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 64) -> int:
+def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 64,
+              save_notebooks: str | None = None) -> int:
     from dlhelpers.devices import pick_device
     from dlhelpers.precision import autocast_dtype
     from dlhelpers.tools.machine import device_name as describe
@@ -105,7 +113,7 @@ def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 
                            "tests/test_devices.py"], env={"DLHELPERS_TEST_DEVICE": device.type})
     table.append(("unit tests on the device", "pass" if ok else "FAIL", f"{secs:.1f} s", tail))
     if not skip_notebooks:
-        for name, ok_nb, secs_nb, note in _notebooks(device):
+        for name, ok_nb, secs_nb, note in _notebooks(device, save_notebooks):
             table.append((f"notebook {name}", "pass" if ok_nb else "FAIL", f"{secs_nb:.1f} s", note))
             ok = ok and ok_nb
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,4 +133,5 @@ def add_commands(sub) -> None:
     g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     g.add_argument("--skip-notebooks", action="store_true")
     g.add_argument("--n", type=int, default=64, help="sprites per timed sampling run")
-    g.set_defaults(func=lambda args: gpu_check(args.device, args.skip_notebooks, args.n))
+    g.add_argument("--save-notebooks", metavar="DIR", help="write the executed notebooks (with their outputs) here")
+    g.set_defaults(func=lambda args: gpu_check(args.device, args.skip_notebooks, args.n, args.save_notebooks))
