@@ -30,8 +30,16 @@ case "${1:-}" in
     setup "test,instructor"
     export PATH="$PWD/.venv/bin:$PATH"   # nbgrader runs alembic as a subprocess
     shift
+    # TEST_WORKERS processes (pytest-xdist; default 2, 1 = no xdist), one torch thread each: much of the suite waits
+    # on kernels, servers and browsers, so two workers fill two cores (tests/conftest.py keeps what belongs together).
+    WORKERS=${TEST_WORKERS:-2}
+    PARALLEL=()
+    if [ "$WORKERS" -gt 1 ]; then
+      PARALLEL=(-n "$WORKERS" --dist loadfile --no-loadscope-reorder)
+      export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+    fi
     set +e
-    .venv/bin/python -m pytest tests notebooks \
+    .venv/bin/python -m pytest tests notebooks "${PARALLEL[@]}" \
       --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
       --nbval-cell-timeout=170 -p no:cacheprovider -o console_output_style=classic --durations=25 "$@"
     rc=$?

@@ -64,6 +64,10 @@ def _die_with_parent():
         pass
 
 
+class _PortTaken(Exception):
+    """The hub (or its proxy) found one of its ports taken."""
+
+
 class LocalHub:
     """One JupyterHub + configurable-http-proxy on 127.0.0.1, its state under ``root``."""
 
@@ -88,7 +92,23 @@ class LocalHub:
         return self.homes / user
 
     # -------------------------------------------------------------------------------------------- start, stop
-    def start(self, timeout: float = 120) -> "LocalHub":
+    def start(self, timeout: float = 120, attempts: int = 3) -> "LocalHub":
+        """Start the hub and wait until its API answers. The three ports are free when picked but can be taken by
+        another process before the hub binds them (seen with two test workers starting kernels): then the hub
+        exits saying so, and it is started again on fresh ports, up to ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                self.stop(timeout=10, grace=1)
+                if attempt == attempts:
+                    raise RuntimeError(f"jupyterhub could not bind its ports in {attempts} attempts:\n"
+                                       f"{self.log_tail()}") from None
+                self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "LocalHub":
         chp = find_chp()
         if chp is None:
             raise RuntimeError("configurable-http-proxy is missing: " + ", ".join(missing_requirements()))
@@ -109,6 +129,7 @@ class LocalHub:
             "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
         })
         log = open(self.log_path, "ab")
+        log_start = log.tell()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)], cwd=self.state, env=env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
@@ -116,10 +137,13 @@ class LocalHub:
         log.close()
         deadline = time.monotonic() + timeout
         while True:
+            this_attempt = self.log_path.read_bytes()[log_start:].decode(errors="replace")
+            if any(m in this_attempt for m in ("Failed to bind", "EADDRINUSE", "Address already in use")):
+                raise _PortTaken()        # at once: the hub takes a minute to exit after it
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                self.api("GET", "/info")
+                self.api("GET", "/info", timeout=2)   # short: a squatter on its port may never answer
                 break
             except (OSError, urllib.error.URLError):
                 if time.monotonic() > deadline:
@@ -169,8 +193,9 @@ class LocalHub:
             alive.append(pid)
         return alive
 
-    def stop(self, timeout: float = 60) -> None:
-        """SIGTERM the hub (it stops the user servers and the proxy), wait; then SIGKILL whatever is left."""
+    def stop(self, timeout: float = 60, grace: float = 10) -> None:
+        """SIGTERM the hub (it stops the user servers and the proxy), wait up to ``timeout`` s; then, after
+        ``grace`` s for its children, SIGKILL whatever is left."""
         if self.proc is None:
             return
         self._remember_pids()
@@ -186,7 +211,7 @@ class LocalHub:
             except OSError:
                 pass
             self.proc.wait(10)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + grace
         while self.leftover_pids() and time.monotonic() < deadline:
             time.sleep(0.2)
         for pid in self.leftover_pids():

@@ -31,3 +31,34 @@ def pytest_collection_modifyitems(config, items):
         if getattr(item, "originalname", None) == "test_c_every_student_copy_runs_top_to_bottom" \
                 and hasattr(item, "callspec") and item.callspec.params["path"].name in in_browser:
             item.add_marker(pytest.mark.skip(reason="the browser test runs this student copy (tests/browser)"))
+
+
+# ------------------------------------------------------------------------------------ two workers (pytest-xdist)
+# run.sh runs the suite on two worker processes (``-n 2 --dist loadfile``, one torch thread each): much of it waits on
+# kernels, servers and browsers, so two workers fill the two cores. ``loadfile`` keeps each file on one worker: a
+# notebook's nbval cells share one kernel and run in order, the browser test one JupyterLab, the hub test one hub
+# (``loadgroup`` would be finer, but it cannot rename node ids under pytest 9). Files are handed out in the order
+# below, longest first (seconds on the 2-core machine, one process), so that both workers end together.
+LONGEST_FIRST = ("tests/test_grading.py",                 # ~225 s
+                 "tests/browser/test_jupyterlab.py",      # ~130 s
+                 "tests/hub/test_hub_e2e.py",             # ~90 s
+                 "notebooks/01_sampling.ipynb",           # ~30 s
+                 "tests/test_packaging.py",               # ~50 s, the gpu-check machinery among it
+                 "notebooks/05_ddim_speedup.ipynb", "notebooks/04_context_control.ipynb",
+                 "notebooks/03_training.ipynb", "notebooks/02_unet_embeddings.ipynb")
+
+
+class _TwoWorkers:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if not hasattr(config, "workerinput"):
+            return                    # one process: collection order
+
+        def rank(item):
+            path = item.path.relative_to(config.rootpath).as_posix()
+            return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+        items.sort(key=rank)          # stable: within a file (a notebook's cells too) collection order is kept
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_TwoWorkers(), "dlhelpers-two-workers")

@@ -36,9 +36,10 @@ CHEAP = next((p for p in NOTEBOOKS if p.name.startswith("02_")), NOTEBOOKS[0])
 BEGIN_SOL, END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HID, END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HINT = "not implemented yet"          # what dlhelpers.notebook.checks says about an untouched stub
-# Per-cell limit for the broken submissions: the infinite loop costs this much. The cheap notebook's slowest cell
-# takes ~6 s on one thread; raise it with DLHELPERS_GRADING_CELL_TIMEOUT on a much slower or busy machine.
-BAD_CELL_TIMEOUT = int(os.environ.get("DLHELPERS_GRADING_CELL_TIMEOUT", "30"))
+# Per-cell limit for the broken submissions: the infinite loop costs this much per cell that calls it. The cheap
+# notebook's slowest cell takes ~6 s on one thread (also with the other test worker busy); raise it with
+# DLHELPERS_GRADING_CELL_TIMEOUT on a much slower or busy machine.
+BAD_CELL_TIMEOUT = int(os.environ.get("DLHELPERS_GRADING_CELL_TIMEOUT", "15"))
 
 
 def _require_nbgrader():

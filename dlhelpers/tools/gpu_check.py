@@ -8,7 +8,8 @@ On a machine with an NVIDIA (CUDA) or Apple (MPS) GPU it
    warm-up, with ``torch.cuda.synchronize``), and prints one table naming the card.
 On a machine without a GPU it says so and exits 0. ``--device cpu`` runs the same steps on the CPU (to test this
 command itself); ``--skip-notebooks`` leaves out step 2;
-``--save-notebooks DIR`` writes the executed notebooks there.
+``--save-notebooks DIR`` writes the executed notebooks there; ``--tests EXPR`` runs only
+the device tests matching a pytest -k expression; ``--repeats`` sets the timed runs per sampler.
 """
 from __future__ import annotations
 
@@ -94,11 +95,13 @@ def _timings(device: torch.device, n: int = 64, repeats: int = 3) -> list[tuple[
 
 
 def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 64,
-              save_notebooks: str | None = None) -> int:
+              save_notebooks: str | None = None, tests: str | None = None, repeats: int = 3) -> int:
     from dlhelpers.devices import pick_device
     from dlhelpers.precision import autocast_dtype
     from dlhelpers.tools.machine import device_name as describe
+    from dlhelpers.validation import check_positive_int
 
+    n, repeats = check_positive_int(n, "n"), check_positive_int(repeats, "repeats")
     device = pick_device(device_name)
     if device.type == "cpu" and device_name == "auto":
         print(f"gpu-check: no GPU here (torch {torch.__version__}: torch.cuda.is_available() is "
@@ -110,7 +113,8 @@ def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 
           f"{autocast_dtype('auto', device)}, for training: {autocast_dtype('auto', device, training=True)}")
     table = []
     ok, secs, tail = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_on_device.py",
-                           "tests/test_devices.py"], env={"DLHELPERS_TEST_DEVICE": device.type})
+                           "tests/test_devices.py", *(["-k", tests] if tests else [])],
+                          env={"DLHELPERS_TEST_DEVICE": device.type})
     table.append(("unit tests on the device", "pass" if ok else "FAIL", f"{secs:.1f} s", tail))
     if not skip_notebooks:
         for name, ok_nb, secs_nb, note in _notebooks(device, save_notebooks):
@@ -120,8 +124,8 @@ def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 
         ok_tr, secs, tail = _run([sys.executable, "-m", "dlhelpers", "train", "--preset", "tiny", "--device",
                                   device.type, "--out", tmp, "--quiet"])
     table.append(("train --preset tiny (20 steps)", "pass" if ok_tr else "FAIL", f"{secs:.1f} s", tail))
-    for name, median, best in _timings(device, n):
-        table.append((f"{name}, {n} sprites", "time", f"{median:.3f} s", f"median of 3 (best {best:.3f} s)"))
+    for name, median, best in _timings(device, n, repeats):
+        table.append((f"{name}, {n} sprites", "time", f"{median:.3f} s", f"median of {repeats} (best {best:.3f} s)"))
     print(f"\n| check on {card} | result | time | note |\n|---|---|---:|---|")
     for row in table:
         print("| " + " | ".join(str(c) for c in row) + " |")
@@ -134,4 +138,7 @@ def add_commands(sub) -> None:
     g.add_argument("--skip-notebooks", action="store_true")
     g.add_argument("--n", type=int, default=64, help="sprites per timed sampling run")
     g.add_argument("--save-notebooks", metavar="DIR", help="write the executed notebooks (with their outputs) here")
-    g.set_defaults(func=lambda args: gpu_check(args.device, args.skip_notebooks, args.n, args.save_notebooks))
+    g.add_argument("--tests", metavar="EXPR", help="only the device tests matching this pytest -k expression")
+    g.add_argument("--repeats", type=int, default=3, help="timed runs per sampler (after one warm-up)")
+    g.set_defaults(func=lambda args: gpu_check(args.device, args.skip_notebooks, args.n, args.save_notebooks,
+                                               args.tests, args.repeats))
