@@ -35,8 +35,8 @@ def _speed_lines(speed_rows, stats, sampler_times, overhead, one_forward, memory
     for name in sorted({k.rsplit(" ", 1)[0] for k in sampler_times}):
         a, f32 = sampler_times[f"{name} auto"], sampler_times[f"{name} fp32"]
         L.append(f"| {name} | {a:.2f} | {f32:.2f} | {f32 / a:.2f}× |")
-    L += ["", f"Sampler overhead (DDIM wall time ÷ steps × one forward of the same batch, {one_forward * 1e3:.1f} ms): "
-              f"**{overhead:.3f}**. {memory}", ""]
+    L += ["", f"Sampler overhead (DDIM wall time ÷ as many bare forwards of the same batch, in alternating rounds; "
+              f"one forward {one_forward * 1e3:.1f} ms): **{overhead:.3f}**. {memory}", ""]
     return L
 
 
