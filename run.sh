@@ -14,12 +14,10 @@ setup() {
     "$PYTHON" -m venv .venv
   fi
   # torch first, pinned: an open range could pull a multi-GB CUDA build on a CPU-only machine.
-  # --no-compile: Python compiles each module when it is first imported; compiling every installed file up front
-  # made the install 73 s instead of 47–55 s on the 2-core machine (a fresh .venv, pip cache warm).
   if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-    .venv/bin/pip install -q --no-compile "$TORCH_SPEC"
+    .venv/bin/pip install -q "$TORCH_SPEC"
   fi
-  .venv/bin/pip install -q --no-compile -e ".${1:+[$1]}"   # lab: no extras (no nbgrader); test: the test and instructor tools
+  .venv/bin/pip install -q -e ".${1:+[$1]}"   # lab: no extras (no nbgrader); test: the test and instructor tools
 }
 
 case "${1:-}" in
