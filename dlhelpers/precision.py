@@ -9,7 +9,8 @@ Measured on the course machine (2-core AMD Zen 4 with AVX-512 BF16, PyTorch 2.13
 bf16 autocast roughly halves the UNet's forward and training-step time; channels-last adds a further few
 percent, so both are on by default. Weights, optimizer state and the loss stay fp32.
 
-``precision``: "auto", "fp32" (exact comparisons, tests; TF32 off on NVIDIA GPUs, ``full_precision``), or "bf16" (force it, even where it is emulated and slow).
+``precision``: "auto", "fp32" (exact comparisons, tests; TF32 off on NVIDIA GPUs, ``full_precision``), or "bf16"
+(force it, even where it is emulated and slow).
 What "auto" picks, per device and job (``autocast_dtype``):
 
 | device | sampling | training |

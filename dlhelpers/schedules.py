@@ -82,9 +82,8 @@ class NoiseSchedule:
         schedule ends (T = 500, β 1e-4 → 0.02): x_T is as close to pure noise as there. Lin et al. (2024,
         arXiv:2305.08891, section 3) make the same point from the other side: ᾱ_T = 0 needs v-prediction."""
         _check_timesteps(timesteps)
-        alpha_bar_T = check_real(alpha_bar_T, "alpha_bar_T", low=0.0, high=1.0)
-        if alpha_bar_T in (0.0, 1.0):   # 0: x̂₀ divides by zero at t = T; 1: no noise at all
-            raise ValueError(f"alpha_bar_T must be strictly between 0 and 1, got {alpha_bar_T}")
+        # open: 0 makes x̂₀ divide by zero at t = T, 1 adds no noise at all
+        alpha_bar_T = check_real(alpha_bar_T, "alpha_bar_T", low=0.0, high=1.0, open_interval=True)
         t = torch.arange(timesteps + 1, dtype=torch.float64)
         f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2) ** 2
         alpha_bar = alpha_bar_T + (1 - alpha_bar_T) * (f - f[-1]) / (f[0] - f[-1])    # (T+1,), 1 → ᾱ_T

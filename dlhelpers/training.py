@@ -56,8 +56,8 @@ class TrainConfig:
         if self.ema_decay is not None:
             check_real(self.ema_decay, "ema_decay", low=0.0, high=1.0)
         if self.min_snr_gamma is not None:
-            if check_real(self.min_snr_gamma, "min_snr_gamma", low=0.0) == 0:   # γ = 0 weights every t by 0
-                raise ValueError("min_snr_gamma must be positive (or None), got 0")
+            # open at 0: γ = 0 would weight every t by 0
+            check_real(self.min_snr_gamma, "min_snr_gamma", low=0.0, open_interval=True)
         check_precision(self.precision)
         return self
 

@@ -148,14 +148,20 @@ def check_positive_int(value, name: str, low: int = 1, high: int | None = None) 
     return value
 
 
-def check_real(value, name: str, low: float | None = None, high: float | None = None) -> float:
+def check_real(value, name: str, low: float | None = None, high: float | None = None,
+               open_interval: bool = False) -> float:
+    """A real number in [low, high] (None: unbounded on that side); ``open_interval`` leaves the bounds out."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     value = float(value)
     if value != value:
         raise ValueError(f"{name} must not be NaN")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    below = low is not None and (value <= low if open_interval else value < low)
+    above = high is not None and (value >= high if open_interval else value > high)
+    if below or above:
+        lo = f"({low}" if open_interval and low is not None else ("(−∞" if low is None else f"[{low}")
+        hi = f"{high})" if open_interval and high is not None else ("∞)" if high is None else f"{high}]")
+        raise ValueError(f"{name} must be in {lo}, {hi}, got {value}")
     return value
 
 

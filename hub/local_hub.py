@@ -96,6 +96,8 @@ class LocalHub:
         """Start the hub and wait until its API answers. The three ports are free when picked but can be taken by
         another process before the hub binds them (seen with two test workers starting kernels): then the hub
         exits saying so, and it is started again on fresh ports, up to ``attempts`` times."""
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"attempts must be an int ≥ 1, got {attempts!r}")
         for attempt in range(1, attempts + 1):
             try:
                 return self._start_once(timeout)
@@ -106,7 +108,6 @@ class LocalHub:
                                        f"{self.log_tail()}") from None
                 self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
                 self.url = f"http://127.0.0.1:{self.port}"
-        raise AssertionError("unreachable")
 
     def _start_once(self, timeout: float) -> "LocalHub":
         chp = find_chp()

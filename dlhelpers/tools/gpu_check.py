@@ -7,9 +7,8 @@ On a machine with an NVIDIA (CUDA) or Apple (MPS) GPU it
 4. times DDIM-25, DPM-Solver++-20 and DDPM-500 for 64 sprites from the shipped weights (median of 3 runs after a
    warm-up, with ``torch.cuda.synchronize``), and prints one table naming the card.
 On a machine without a GPU it says so and exits 0. ``--device cpu`` runs the same steps on the CPU (to test this
-command itself); ``--skip-notebooks`` leaves out step 2;
-``--save-notebooks DIR`` writes the executed notebooks there; ``--tests EXPR`` runs only
-the device tests matching a pytest -k expression; ``--repeats`` sets the timed runs per sampler.
+command itself); ``--skip-notebooks`` leaves out step 2, ``--save-notebooks DIR`` keeps the executed notebooks,
+``--tests EXPR`` runs only the device tests matching a pytest -k expression, ``--repeats`` sets the timed runs.
 """
 from __future__ import annotations
 

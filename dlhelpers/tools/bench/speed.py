@@ -110,13 +110,16 @@ def sampler_section(smoke: bool, device):
     model = prepare_model(ContextUnet(), device).eval()
     schedule = NoiseSchedule.linear(T)
     c = torch.eye(5)[torch.arange(n) % 5].to(device)
+    def g():
+        return torch.Generator(device=device).manual_seed(0)
+
+    def ddim(precision):
+        return lambda: sample_ddim(model, n, schedule, steps=ddim_steps, context=c, generator=g(), progress=False,
+                                   precision=precision, save_every=SAVE_EVERY)
     out = {}
     for precision in ("auto", "fp32"):
-        def g():
-            return torch.Generator(device=device).manual_seed(0)
-        out[f"DDIM-{ddim_steps} {precision}"] = interleaved({"x": lambda: sample_ddim(
-            model, n, schedule, steps=ddim_steps, context=c, generator=g(), progress=False, precision=precision,
-            save_every=SAVE_EVERY)}, rounds=1 if smoke else 3, device=device)["x"]
+        out[f"DDIM-{ddim_steps} {precision}"] = interleaved({"x": ddim(precision)}, rounds=1 if smoke else 3,
+                                                            device=device)["x"]
         if smoke:   # DDPM-500 takes a minute on a CPU: a 3-step DDIM stands in for it
             ddpm_run = lambda: sample_ddim(model, n, schedule, steps=3, context=c, generator=g(), progress=False,
                                            precision=precision, save_every=SAVE_EVERY)
@@ -130,7 +133,5 @@ def sampler_section(smoke: bool, device):
     def bare_forwards():      # the network calls alone, as many as the DDIM run makes
         for _ in range(ddim_steps):
             forward()
-    ddim = lambda: sample_ddim(model, n, schedule, steps=ddim_steps, context=c, generator=torch.Generator(
-        device=device).manual_seed(0), progress=False, precision="auto", save_every=SAVE_EVERY)
-    pair = interleaved({"ddim": ddim, "forwards": bare_forwards}, rounds=2 if smoke else 5, device=device)
+    pair = interleaved({"ddim": ddim("auto"), "forwards": bare_forwards}, rounds=2 if smoke else 5, device=device)
     return out, pair["ddim"] / pair["forwards"], pair["forwards"] / ddim_steps
