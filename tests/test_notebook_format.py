@@ -177,3 +177,109 @@ def test_instructors_md_points_table_is_current():
     assert m.group(1) == points_table(), (
         "INSTRUCTORS.md's points table is out of date; replace the block with the output of "
         "`python -m dlhelpers points-table`")
+
+
+# ------------------------------------------------------------------------- reading load, answers, predictions
+MAX_PROSE_WORDS = 2000
+_FOLDED = re.compile(r"<details>.*?</details>", re.S)
+
+
+def prose_words(nb) -> int:
+    """Words of prose on the main path: markdown outside folded ``<details>`` boxes (hints, "Going further", model
+    answers), display math (``$$…$$``) and fenced code; a word is a whitespace-separated token."""
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        text = _FOLDED.sub(" ", cell.source)
+        text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+        text = re.sub(r"```.*?```", " ", text, flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", text)
+        n += len([w for w in text.split() if re.search(r"\w", w)])
+    return n
+
+
+def test_prose_words_counts_what_it_says():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("One two, three.\n\n$$x = 1$$\n<details><summary>Hint</summary>four five</details>"),
+        nbformat.v4.new_code_cell("six seven"),
+        nbformat.v4.new_markdown_cell("```\neight\n```\n— nine $a$")])
+    assert prose_words(nb) == 5        # One two, three. nine $a$
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_main_path_prose_is_at_most_2000_words(path):
+    words = prose_words(_load(path))
+    assert words <= MAX_PROSE_WORDS, (f"{path.name}: {words} words of prose outside folded boxes (limit "
+                                      f"{MAX_PROSE_WORDS}); fold what a learner may skip into <details> 'Going further'")
+
+
+def _answer_lines(source: str) -> list:
+    """The solution region's lines worth hiding: code (comments and indentation dropped), 12+ characters."""
+    region = source.split(BEGIN_SOL, 1)[1].split(END_SOL, 1)[0]
+    lines = []
+    for line in region.split("\n"):
+        code = " ".join(re.sub(r"\s+#.*$", "", line).split())
+        if code.startswith("#"):
+            continue
+        expr = re.sub(r"^(return\s+|[\w.,\[\] ]+?\s*[-+*/]?=\s*)", "", code)   # also the bare expression
+        if not re.search(r"[-+*/@]|\(.*[^\w, ].*\)", expr):   # a bare name, index or call on plain names
+            expr = code
+        lines += [c for c in dict.fromkeys((code, expr)) if len(c) >= 12]
+    return lines
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_answer_line_is_printed_above_its_stub(path):
+    """What the student sees above a stub (cells, outputs, hints) never contains a line of that exercise's answer."""
+    nb = _load(path)
+    student = student_copy(nb, path.name)
+    for i, cell, md in _nbgrader_cells(nb):
+        if not md.get("solution") or is_written_answer(cell):
+            continue
+        outputs = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                   for above in nb.cells[:i] for o in above.get("outputs", [])]
+        shown = "\n".join(" ".join(t.split()) for t in [c.source for c in student.cells[:i]] + outputs)
+        leaked = [ln for ln in _answer_lines(cell.source) if ln in shown]
+        assert not leaked, f"{path.name} {md['grade_id']}: answer lines shown above the stub: {leaked}"
+
+
+def test_answer_lines_catch_a_planted_leak():
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    y = torch.sqrt(x) * 2   # root\n    return y\n    ### END SOLUTION\n"
+    assert _answer_lines(src) == ["y = torch.sqrt(x) * 2", "torch.sqrt(x) * 2"]
+
+
+PREDICT = re.compile(r"\*\*Predict[:.]?\*\*")
+GUESS_TAG = "guess"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_predict_prompt_has_a_guess_cell_and_a_reveal(path):
+    """A Predict prompt is followed by an ungraded code cell tagged ``guess`` assigning one name; a later cell
+    reveals it with ``reveal(lambda: NAME, …)``."""
+    nb = _load(path)
+    prompts = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and PREDICT.search(_FOLDED.sub("", c.source))]
+    guesses = [i for i, c in enumerate(nb.cells) if GUESS_TAG in c.metadata.get("tags", [])]
+    assert prompts, f"{path.name}: no Predict prompt"
+    assert [i + 1 for i in prompts] == guesses, f"{path.name}: Predict prompts at {prompts}, guess cells at {guesses}"
+    for i in guesses:
+        cell = nb.cells[i]
+        assert cell.cell_type == "code" and "nbgrader" not in cell.metadata, f"{path.name} cell {i}: ungraded code"
+        names = re.findall(r"^(\w+)\s*=", cell.source, flags=re.M)
+        assert len(names) == 1, f"{path.name} cell {i}: a guess cell assigns exactly one name, got {names}"
+        later = "\n".join(c.source for c in nb.cells[i + 1:] if c.cell_type == "code")
+        assert re.search(rf"reveal\(\s*lambda:\s*{names[0]}\b", later), \
+            f"{path.name} cell {i}: no later `reveal(lambda: {names[0]}, …)`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_code_exercise_has_folded_hints(path):
+    """Between the previous graded cell and a stub, a markdown cell holds ``<details><summary>Hint 1``."""
+    nb = _load(path)
+    start = 0
+    for i, cell, md in _nbgrader_cells(nb):
+        if md.get("solution") and not is_written_answer(cell):
+            prose = "\n".join(c.source for c in nb.cells[start:i] if c.cell_type == "markdown")
+            assert re.search(r"<details>\s*<summary>\s*Hint 1", prose), f"{path.name} {md['grade_id']}: no Hint 1"
+        if md.get("grade"):
+            start = i + 1
