@@ -1,8 +1,5 @@
-"""Notebook 1's exercises, graded as the student copy and the autograder would (tests/exercise_harness.py).
-
-For each exercise: classic wrong answers fail both the visible check and the autograder, genuinely different
-right answers pass both, the source solution passes and the stub fails. Also the references used by the
-notebook's fallback, and the pictures/measurements module of the notebook (dlhelpers.notebook.diagrams_sampling).
+"""Notebook 1 beyond its catalogues (dlhelpers/tools/catalogues/nb01.py, graded by tests/test_catalogues.py): the
+references used by the notebook's fallbacks, and its pictures/measurements module (dlhelpers.notebook.diagrams_sampling).
 """
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ import matplotlib
 import pytest
 import torch
 
-from exercise_harness import exercise, grade
 
 matplotlib.use("Agg")
 
@@ -21,182 +17,6 @@ NB = "01"
 
 def _src(body: str) -> str:
     return textwrap.dedent(body).strip("\n") + "\n"
-
-
-SETUP = "import torch\n"
-
-# ------------------------------------------------------------------------------------------------ DDPM step
-STEP_HEAD = "def my_ddpm_step(x_t, t, eps, schedule, z):\n"
-STEP_WRONG = {
-    "noise on the last step": """
-        a, ab, b = schedule.alpha[t], schedule.alpha_bar[t], schedule.beta[t]
-        return (x_t - (1 - a) / (1 - ab).sqrt() * eps) / a.sqrt() + b.sqrt() * z""",
-    "never any noise": """
-        a, ab = schedule.alpha[t], schedule.alpha_bar[t]
-        return (x_t - (1 - a) / (1 - ab).sqrt() * eps) / a.sqrt()""",
-    "beta instead of sqrt(beta)": """
-        a, ab, b = schedule.alpha[t], schedule.alpha_bar[t], schedule.beta[t]
-        mean = (x_t - (1 - a) / (1 - ab).sqrt() * eps) / a.sqrt()
-        return mean if t == 1 else mean + b * z""",
-    "no sqrt in the eps coefficient": """
-        a, ab, b = schedule.alpha[t], schedule.alpha_bar[t], schedule.beta[t]
-        mean = (x_t - (1 - a) / (1 - ab) * eps) / a.sqrt()
-        return mean if t == 1 else mean + b.sqrt() * z""",
-    "alpha_bar where alpha belongs": """
-        ab, b = schedule.alpha_bar[t], schedule.beta[t]
-        mean = (x_t - (1 - ab) / (1 - ab).sqrt() * eps) / ab.sqrt()
-        return mean if t == 1 else mean + b.sqrt() * z""",
-    "no rescaling by 1/sqrt(alpha)": """
-        a, ab, b = schedule.alpha[t], schedule.alpha_bar[t], schedule.beta[t]
-        mean = x_t - (1 - a) / (1 - ab).sqrt() * eps
-        return mean if t == 1 else mean + b.sqrt() * z""",
-}
-STEP_RIGHT = {
-    "beta over sqrt(1 - alpha_bar), masked noise": """
-        coef = schedule.beta[t] / torch.sqrt(1 - schedule.alpha_bar[t])
-        mean = (x_t - coef * eps) * torch.rsqrt(schedule.alpha[t])
-        sigma = schedule.beta[t].sqrt() * float(t > 1)
-        return mean + sigma * z""",
-    "scalars as Python floats": """
-        a, ab, b = float(schedule.alpha[t]), float(schedule.alpha_bar[t]), float(schedule.beta[t])
-        mean = (x_t - eps * (1 - a) / (1 - ab) ** 0.5) / a ** 0.5
-        if t > 1:
-            mean = mean + b ** 0.5 * z
-        return mean""",
-}
-
-# ------------------------------------------------------------------------------------------------ x̂₀
-X0_HEAD = "def my_predict_x0(x_t, t, eps, schedule):\n"
-X0_WRONG = {
-    "no division by sqrt(alpha_bar)": "    return x_t - (1 - schedule.alpha_bar[t]).sqrt() * eps",
-    "1 - alpha_bar without sqrt": "    ab = schedule.alpha_bar[t]\n    return (x_t - (1 - ab) * eps) / ab.sqrt()",
-    "alpha instead of alpha_bar": "    a = schedule.alpha[t]\n    return (x_t - (1 - a).sqrt() * eps) / a.sqrt()",
-    "plus instead of minus": "    ab = schedule.alpha_bar[t]\n    return (x_t + (1 - ab).sqrt() * eps) / ab.sqrt()",
-    "divide by alpha_bar, not its root": "    ab = schedule.alpha_bar[t]\n    return (x_t - (1 - ab).sqrt() * eps) / ab",
-}
-X0_RIGHT = {
-    "split fraction": "    ab = schedule.alpha_bar[t]\n    return x_t / ab.sqrt() - ((1 - ab) / ab).sqrt() * eps",
-    "rsqrt of floats": ("    ab = float(schedule.alpha_bar[t])\n"
-                        "    return (x_t - (1.0 - ab) ** 0.5 * eps) * ab ** -0.5"),
-}
-
-# ------------------------------------------------------------------------------------------------ the loop
-LOOP_HEAD = "def my_sample(model, x_T, schedule, step_fn, extra_noise=True, generator=None):\n"
-
-
-def _loop(order="range(T, 0, -1)", tnorm="torch.full((x.shape[0],), t / T, device=x.device)",
-          noise="torch.randn(x.shape, generator=generator, device=x.device)", ctx="torch.no_grad()",
-          update="x = step_fn(x, t, eps, schedule, z)", ret="x", before="", zeros="torch.zeros_like(x)"):
-    return f"""
-    T = schedule.timesteps
-    x = x_T
-    {before}
-    with {ctx}:
-        for t in {order}:
-            eps = model(x, {tnorm})
-            z = {noise} if extra_noise else {zeros}
-            {update}
-    return {ret}"""
-
-
-LOOP_WRONG = {
-    "t ascending": (_loop(order="range(1, T + 1)"), "upwards"),
-    "t not normalised (float t)": (_loop(tnorm="torch.full((x.shape[0],), float(t), device=x.device)"), "t/T"),
-    "t not normalised (int t)": (_loop(tnorm="t"), "t/T"),
-    "starts at T - 1": (_loop(order="range(T - 1, 0, -1)"), "off by one"),
-    "also runs t = 0": (_loop(order="range(T, -1, -1)"), "off by one"),
-    "reversed(range(T))": (_loop(order="reversed(range(T))"), "off by one"),
-    "no torch.no_grad": (_loop(ctx="torch.enable_grad()"), "no_grad"),
-    "global RNG, generator ignored": (_loop(noise="torch.randn(x.shape)"), "generator"),
-    "never adds noise": (_loop(noise="torch.zeros_like(x)"), "fresh noise"),
-    "one z for all steps": (_loop(before="z0 = torch.randn(x_T.shape, generator=generator)", noise="z0"), "fresh z"),
-    "x never updated": (_loop(update="x_next = step_fn(x, t, eps, schedule, z)", ret="x_next"), "stale x"),
-    "returns x_T": (_loop(update="x = step_fn(x, t, eps, schedule, z)", ret="x_T"), "returned x_T"),
-    "adds its own noise on every step, last included": (_loop(
-        update="x = step_fn(x, t, eps, schedule, torch.zeros_like(x)) + schedule.beta[t].sqrt() * z"), "z = 0"),
-    "z pre-scaled by sqrt(beta)": (_loop(noise="schedule.beta[t].sqrt() * torch.randn(x.shape, generator=generator)"),
-                                   "standard normal"),
-    "extra_noise ignored": (_loop(zeros="torch.randn(x.shape, generator=generator)"), "zeros_like"),
-    "own generator, reseeded": (_loop(before="generator = torch.Generator().manual_seed(0)"), "generator"),
-}
-LOOP_RIGHT = {
-    "noise drawn up front, inference_mode, float t/T": """
-    T = schedule.timesteps
-    zs = torch.randn((T,) + tuple(x_T.shape), generator=generator, device=x_T.device)
-    x = x_T.clone()
-    with torch.inference_mode():
-        for i, t in enumerate(reversed(range(1, T + 1))):
-            eps = model(x, t / T)
-            z = zs[i] if extra_noise else torch.zeros_like(x)
-            x = step_fn(x, t, eps, schedule, z)
-    return x""",
-    "while loop, (B, 1) times, no z at t = 1": """
-    T, B = schedule.timesteps, x_T.shape[0]
-    x, t = x_T, T
-    with torch.no_grad():
-        while t >= 1:
-            eps = model(x, torch.ones(B, 1, device=x.device) * (t / T))
-            if extra_noise and t > 1:
-                z = torch.randn(x.shape, generator=generator, device=x.device)
-            else:
-                z = torch.zeros_like(x)
-            x = step_fn(x_t=x, t=t, eps=eps, schedule=schedule, z=z)
-            t -= 1
-    return x""",
-}
-
-
-def _answer(head, body):
-    lines = textwrap.dedent(body).strip("\n").splitlines()
-    return head + "".join(f"    {line}\n" for line in lines)
-
-
-@pytest.mark.parametrize("why", list(STEP_WRONG))
-def test_wrong_ddpm_step_fails_both(why):
-    out = grade(NB, "nb01_ddpm_step", _answer(STEP_HEAD, STEP_WRONG[why]), setup=SETUP)
-    assert not out.visible and not out.autograder, (why, out)
-
-
-@pytest.mark.parametrize("how", list(STEP_RIGHT))
-def test_right_ddpm_step_passes_both(how):
-    out = grade(NB, "nb01_ddpm_step", _answer(STEP_HEAD, STEP_RIGHT[how]), setup=SETUP)
-    assert out.visible and out.autograder, (how, out.message)
-
-
-@pytest.mark.parametrize("why", list(X0_WRONG))
-def test_wrong_predict_x0_fails_both(why):
-    out = grade(NB, "nb01_predict_x0", _answer(X0_HEAD, X0_WRONG[why]), setup=SETUP)
-    assert not out.visible and not out.autograder, (why, out)
-
-
-@pytest.mark.parametrize("how", list(X0_RIGHT))
-def test_right_predict_x0_passes_both(how):
-    out = grade(NB, "nb01_predict_x0", _answer(X0_HEAD, X0_RIGHT[how]), setup=SETUP)
-    assert out.visible and out.autograder, (how, out.message)
-
-
-@pytest.mark.parametrize("why", list(LOOP_WRONG))
-def test_wrong_loop_fails_both_with_a_hint(why):
-    body, hint = LOOP_WRONG[why]
-    out = grade(NB, "nb01_sample", _answer(LOOP_HEAD, body), setup=SETUP)
-    assert not out.visible and not out.autograder, (why, out)
-    assert hint in out.message, f"{why}: expected a hint with {hint!r}, got {out.message!r}"
-
-
-@pytest.mark.parametrize("how", list(LOOP_RIGHT))
-def test_right_loop_passes_both(how):
-    out = grade(NB, "nb01_sample", _answer(LOOP_HEAD, LOOP_RIGHT[how]), setup=SETUP)
-    assert out.visible and out.autograder, (how, out.message)
-
-
-@pytest.mark.parametrize("gid", ["nb01_ddpm_step", "nb01_predict_x0", "nb01_sample"])
-def test_source_solution_passes_and_stub_fails(gid):
-    ex = exercise(NB, gid)
-    good = grade(NB, gid, ex.solution, setup=SETUP)
-    assert good.visible and good.autograder, good.message
-    bad = grade(NB, gid, ex.stub, setup=SETUP)
-    assert not bad.visible and not bad.autograder
-    assert "not implemented yet" in bad.message
 
 
 # ------------------------------------------------------------------------------------------------ references
@@ -285,3 +105,20 @@ def test_sample_stats_measures_what_it_says():
     s = sample_stats(flat)
     assert s["differ"] == pytest.approx(1.0) and s["edges"] == pytest.approx(0.0)
     assert s["spread"] == pytest.approx(float(flat.std()))
+
+
+def test_jackknife_se_matches_the_textbook_mean():
+    """For the mean of N numbers the jackknife s.e. is exactly std/√N; sample_stats' spread is not a mean, so
+    check the formula on a batch whose statistics are known: identical images have s.e. 0."""
+    from dlhelpers.notebook.diagrams_sampling import jackknife_se, stats_table
+    same = torch.linspace(-1, 1, 3 * 16 * 16).reshape(1, 3, 16, 16).repeat(5, 1, 1, 1)
+    se = jackknife_se(same)
+    assert se["spread"] == pytest.approx(0, abs=1e-6) and se["differ"] == pytest.approx(0, abs=1e-6)
+    # `edges` is a mean over images of each image's own edge score, so its jackknife s.e. is exactly std/√N
+    x = torch.randn(7, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    per_image = torch.tensor([jackknife_se.__globals__["sample_stats"](torch.stack([im, im]))["edges"] for im in x])
+    assert jackknife_se(x)["edges"] == pytest.approx(float(per_image.std() / 7 ** 0.5), rel=1e-4)
+    flat = x[:2]
+    with pytest.raises(ValueError, match="at least 3"):
+        jackknife_se(flat[:2])
+    assert "± 0.00" in stats_table({"same": same})

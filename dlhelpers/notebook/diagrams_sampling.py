@@ -144,13 +144,31 @@ def sample_stats(x: torch.Tensor) -> dict:
     return {"spread": float(x.std()), "differ": float(differ), "edges": float(edges)}
 
 
+def jackknife_se(x: torch.Tensor) -> dict:
+    """Standard errors of ``sample_stats`` over the images of a batch (N ≥ 3), by the jackknife: recompute with
+    each image left out; s.e. = √((N − 1)/N · Σ (θ₋ᵢ − θ̄)²). Deterministic, no random draws."""
+    check_image_batch(x, "x")
+    n = x.shape[0]
+    if n < 3:
+        raise ValueError(f"x must hold at least 3 images for a jackknife, got {n}")
+    loo = [sample_stats(torch.cat([x[:i], x[i + 1:]])) for i in range(n)]
+    out = {}
+    for key in loo[0]:
+        vals = torch.tensor([d[key] for d in loo], dtype=torch.float64)
+        out[key] = float(((n - 1) / n * ((vals - vals.mean()) ** 2).sum()).sqrt())
+    return out
+
+
 def stats_table(rows: dict) -> str:
-    """``{label: (N, C, H, W) batch}`` → an aligned text table of ``sample_stats``, one row per batch."""
+    """``{label: (N, C, H, W) batch}`` → an aligned text table of ``sample_stats`` ± jackknife s.e., one row per
+    batch (N ≥ 3)."""
     if not isinstance(rows, dict) or not rows:
         raise TypeError(f"rows must be a non-empty dict of label → image batch, got {type(rows).__name__}")
     width = max(len(str(k)) for k in rows) + 2
-    lines = [f"{'':{width}}{'images':>7} {'spread':>7} {'differ':>7} {'edges':>7}"]
+    lines = [f"{'':{width}}{'images':>7} {'spread':>12} {'differ':>12} {'edges':>12}"]
     for label, x in rows.items():
-        s = sample_stats(x)
-        lines.append(f"{str(label):{width}}{x.shape[0]:>7} {s['spread']:>7.2f} {s['differ']:>7.2f} {s['edges']:>7.2f}")
+        s, se = sample_stats(x), jackknife_se(x)
+        cells = " ".join(f"{s[k]:>5.2f} ± {se[k]:.2f}" for k in ("spread", "differ", "edges"))
+        lines.append(f"{str(label):{width}}{x.shape[0]:>7} {cells}")
+    lines.append(f"{'':{width}}(± one standard error over the images, jackknife)")
     return "\n".join(lines)

@@ -99,7 +99,12 @@ def check_predict_x0(fn):
                 _fail(name, "the noise is scaled by √(1 − ᾱ_t), not (1 − ᾱ_t)")
             if _close(out, (x - (1 - s.alpha[t]).sqrt() * eps) / s.alpha[t].sqrt()):
                 _fail(name, "use the cumulative ᾱ_t (schedule.alpha_bar), not α_t")
-            _fail(name, f"at t = {t}: values differ from (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t")
+            if _close(out, (x + (1 - ab).sqrt() * eps) / ab.sqrt()):
+                _fail(name, "the noise was added; moving it to the other side of x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε "
+                            "subtracts it")
+            if _close(out, (x - (1 - ab).sqrt() * eps) / ab):
+                _fail(name, "divided by ᾱ_t; x0 is scaled by the square root √ᾱ_t")
+            _fail(name, f"at t = {t}: values differ from x0 solved out of x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε")
     _ok(name, "x̂0 = (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t at t = 10 and 400")
 
 

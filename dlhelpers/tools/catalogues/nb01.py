@@ -132,8 +132,21 @@ def _right(head, table):
     return tuple(answer(head, body, name) for name, body in table.items())
 
 
-STEP_HINTS = {k: "" for k in STEP_WRONG}
-X0_HINTS = {k: "" for k in X0_WRONG}
+STEP_HINTS = {
+    "noise on the last step": "noise was added on the last step",
+    "never any noise": "no noise was added",
+    "beta instead of sqrt(beta)": "it needs √β_t",
+    "no sqrt in the eps coefficient": "needs √(1 − ᾱ_t) in the denominator",
+    "alpha_bar where alpha belongs": "the one-step α_t",
+    "no rescaling by 1/sqrt(alpha)": "the factor 1/√α_t",
+}
+X0_HINTS = {
+    "no division by sqrt(alpha_bar)": "divide by √ᾱ_t",
+    "1 - alpha_bar without sqrt": "scaled by √(1 − ᾱ_t)",
+    "alpha instead of alpha_bar": "cumulative ᾱ_t",
+    "plus instead of minus": "subtracts it",
+    "divide by alpha_bar, not its root": "divided by ᾱ_t",
+}
 
 CATALOGUES = [
     Catalogue("01", "nb01_ddpm_step", _wrong(STEP_HEAD, STEP_WRONG, STEP_HINTS), _right(STEP_HEAD, STEP_RIGHT)),
