@@ -39,6 +39,7 @@ def test_wrong_answer_fails_both_with_its_hint(pair, page):
     assert not out.visible and not out.autograder, f"{_id(pair)} passed: {out}"
     assert out.error == "ExerciseError", f"{_id(pair)}: the check crashed instead of judging: {out.error}: {out.message}"
     assert ans.hint in out.message, f"{_id(pair)}: expected a hint containing {ans.hint!r}, got {out.message!r}"
+    assert out.message.count("\n") <= 1, f"{_id(pair)}: feedback is one or two lines, got {out.message!r}"
     assert page.get((cat.grade_id, ans.name)) == one_line(out.message), (
         f"{_id(pair)}: docs/COMMON_MISTAKES.md is out of date; run `python -m dlhelpers mistakes-page`")
 

@@ -39,8 +39,9 @@ def _normalise(text: str) -> str:
 
 
 def reveal(get_guess: Callable[[], object], measured, *, choices: Optional[Sequence[str]] = None,
-           what: str = "", fmt: str = ".3g") -> str:
-    """Print the student's guess beside ``measured`` and return the line.
+           what: str = "", fmt: str = ".3g") -> None:
+    """Print the student's guess beside ``measured`` (one line; nothing returned, so a cell ending with it echoes
+    nothing twice).
 
     ``get_guess``: a zero-argument callable returning the guess (``lambda: my_guess``); a ``NameError`` (the guess
     cell was skipped), ``None`` or ``""`` is an empty guess.
@@ -86,4 +87,3 @@ def reveal(get_guess: Callable[[], object], measured, *, choices: Optional[Seque
     else:
         line = f"{label}measured {shown}; your guess {guess!r} is not a number."
     print(line)
-    return line

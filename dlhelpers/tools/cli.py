@@ -197,6 +197,12 @@ def cmd_points_table(args) -> int:
     return 0
 
 
+def cmd_mistakes_page(args) -> int:
+    from dlhelpers.tools.catalogues import write_page
+    print("wrote", write_page())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dlhelpers", description="How Diffusion Models Work — helpers")
     sub = p.add_subparsers(dest="command", required=True)
@@ -286,6 +292,8 @@ def _instructor_commands(sub) -> None:
     g.set_defaults(func=cmd_grade)
     sub.add_parser("points-table", help="instructors: print the points table that INSTRUCTORS.md carries"
                    ).set_defaults(func=cmd_points_table)
+    sub.add_parser("mistakes-page", help="instructors: write docs/COMMON_MISTAKES.md from the exercise catalogues"
+                   ).set_defaults(func=cmd_mistakes_page)
 
 
 def main(argv=None) -> int:
