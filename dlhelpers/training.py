@@ -128,13 +128,17 @@ def min_snr_weights(schedule, gamma: float) -> torch.Tensor:
 
 
 def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32",
-                   loss_weight: torch.Tensor | None = None):
+                   loss_weight: torch.Tensor | None = None, return_mse: bool = False):
     """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32; with
     ``loss_weight`` (T+1,) each image's squared error is weighted by loss_weight[t] (``min_snr_weights``).
+    ``return_mse``: return ``(loss, mse)``, where ``mse`` is the plain, unweighted eq. (14) of the same draws,
+    detached (what ``train`` records in its loss history whatever the weighting).
 
-    No argument checks and no host sync: ``train`` validated everything once and calls this every step."""
-    t, per_image = _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)
-    return per_image.mean() if loss_weight is None else (loss_weight[t] * per_image).mean()
+    The one loss of the package: ``train``, the notebooks' checks and the benchmark call it. No argument checks
+    and no host sync: ``train`` validated everything once and calls this every step."""
+    t, per_image = _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)   # (B,), (B,)
+    loss = per_image.mean() if loss_weight is None else (loss_weight[t] * per_image).mean()
+    return (loss, per_image.detach().mean()) if return_mse else loss
 
 
 def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision):
@@ -193,10 +197,9 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
         idx = perm[k * B:(k + 1) * B]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        t, per_image = _per_image_mse(model, images[idx], contexts[idx] if contexts is not None else None,
-                                      schedule, generator, cfg.p_uncond, cfg.precision)
-        mse = per_image.mean()                    # eq. (14): what the loss history records, whatever the weighting
-        loss = mse if weight is None else (weight[t] * per_image).mean()
+        # the loss drives the gradient (min-SNR-weighted when configured); mse, plain eq. (14), goes to the history
+        loss, mse = diffusion_loss(model, images[idx], contexts[idx] if contexts is not None else None, schedule,
+                                   generator, cfg.p_uncond, cfg.precision, loss_weight=weight, return_mse=True)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -195,7 +195,47 @@ def test_loss_history_is_the_plain_mse_whatever_the_weighting():
     record the same numbers."""
     sch = NoiseSchedule.linear(50)
     cfg = {**CFG, "lr": 0.0, "ema_decay": None}
-    plain = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, **cfg), progress=False)
+    unweighted = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=None, **cfg),
+                       progress=False)
     weighted = train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=1e-3, **cfg),
                      progress=False)
-    assert plain.losses == weighted.losses and plain.losses[0] > 0.5
+    assert unweighted.losses == weighted.losses and unweighted.losses[0] > 0.5
+
+
+def test_train_backpropagates_exactly_the_tested_loss(monkeypatch):
+    """train() computes its loss with diffusion_loss (tested above by hand), handing it the min-SNR weights once,
+    and backpropagates that very tensor: a hook on it must see the gradient 1. Dropping the weighting, passing
+    other weights, or reweighting/rescaling the returned loss inside train() each fails here."""
+    import dlhelpers.training as tr
+    calls, grads = [], []
+    real = tr.diffusion_loss
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        loss = out[0] if isinstance(out, tuple) else out
+        loss.register_hook(lambda g: grads.append(float(g)))
+        calls.append(kwargs.get("loss_weight"))
+        return out
+
+    monkeypatch.setattr(tr, "diffusion_loss", spy)
+    sch = NoiseSchedule.linear(50)
+    train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=2.0, **CFG), progress=False)
+    want = tr.min_snr_weights(sch, 2.0)
+    assert len(calls) == 3 and all(w is not None and torch.equal(w, want) for w in calls)
+    assert grads == [1.0, 1.0, 1.0]
+    calls.clear(); grads.clear()
+    train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=2, min_snr_gamma=None, **CFG), progress=False)
+    assert calls == [None, None] and grads == [1.0, 1.0]
+
+
+def test_the_loss_and_its_plain_mse_come_from_the_same_draws():
+    from dlhelpers.training import diffusion_loss
+    sch = NoiseSchedule.linear(50)
+    zero = lambda x, t, c=None: torch.zeros_like(x)
+    x0 = torch.zeros(6, 3, 16, 16)
+    weight = torch.linspace(0.1, 2.0, 51)
+    loss, mse = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3), loss_weight=weight,
+                               return_mse=True)
+    plain = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(mse, plain)
+    assert not mse.requires_grad and not torch.isclose(loss, mse)
