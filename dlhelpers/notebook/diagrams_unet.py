@@ -71,7 +71,7 @@ def draw_unet(shapes: Mapping | None = None, ax=None):
 
     ``shapes``: block name (``BLOCKS``: "input", "init_conv", "down1", "down2", "to_vec", "up0", "up1", "up2",
     "out") → (C, H, W) of that block's output (of the input image for "input"); missing names show the symbolic
-    shape in terms of F = n_feat. Red circles mark h ← cemb ⊙ h + temb, before up1 and before up2.
+    shape in terms of F = n_feat. Red circles mark h ← inject(h, cemb, temb), before up1 and before up2.
     """
     import matplotlib.pyplot as plt
 
@@ -101,8 +101,8 @@ def draw_unet(shapes: Mapping | None = None, ax=None):
         _arrow(ax, (x, ym + 0.1), (x, y1))
         ax.add_patch(plt.Circle((x, ym), 0.1, fc="white", ec=_INJECT, lw=1.8))
         ax.text(x, ym, "⊙", ha="center", va="center", fontsize=9, color=_INJECT)
-        ax.text(x + 0.2, ym, f"h ← cemb{k} ⊙ h + temb{k}", ha="left", va="center", fontsize=8.5, color=_INJECT)
-        ax.text(x + 0.2, ym - 0.17, f"(contextembed{k}: gain, timeembed{k}: shift)", ha="left", va="center",
+        ax.text(x + 0.2, ym, f"h ← inject(h, cemb{k}, temb{k})", ha="left", va="center", fontsize=8.5, color=_INJECT)
+        ax.text(x + 0.2, ym - 0.17, f"(embeddings from contextembed{k}, timeembed{k})", ha="left", va="center",
                 fontsize=7, color=_INJECT)
 
     # skip connections: the encoder's features, concatenated with the decoder's along channels

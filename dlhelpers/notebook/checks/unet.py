@@ -43,7 +43,9 @@ def reference_one_hot_context(labels, n_classes):
 
 # ------------------------------------------------------------------------------------------ inject
 def check_inject(fn):
-    """fn(h, cemb, temb) → cemb ⊙ h + temb (context multiplies, time adds), one embedding per image."""
+    """fn(h, cemb, temb) → cemb ⊙ h + temb (context multiplies, time adds), one embedding per image.
+
+    The failure messages name the mistake without spelling out the answer."""
     name = "inject"
     g = torch.Generator().manual_seed(4)
     h = torch.randn(3, 8, 4, 4, generator=g)                                          # (B, C, H, W)
@@ -59,20 +61,39 @@ def check_inject(fn):
     if _close(out, temb * h + cemb):
         _fail(name, "time and context are swapped: the context embedding multiplies, the time embedding adds")
     if _close(out, h + cemb + temb):
-        _fail(name, "the context was added; in this UNet it multiplies the features (cemb * h)")
+        _fail(name, "the context was added; in this UNet it multiplies the features (a gain per channel)")
     if _close(out, cemb * (h + temb)):
-        _fail(name, "the time embedding is added after the multiplication: cemb * h + temb")
+        _fail(name, "the time embedding went inside the product: add it after the multiplication, so the gain "
+                    "acts on h alone")
+    if _close(out, cemb * temb * h) or _close(out, (cemb + temb) * h):
+        _fail(name, "both embeddings multiply h; only the context is a gain, the time embedding is a shift")
     if _close(out, cemb * h):
-        _fail(name, "expected cemb * h + temb, got cemb * h: the time embedding was not added")
+        _fail(name, "the time embedding was not added: you returned only the scaled features")
     if _close(out, h + temb):
-        _fail(name, "expected cemb * h + temb, got h + temb: the context embedding is missing")
+        _fail(name, "the context embedding is missing: h was shifted by the time embedding but never scaled")
     if _close(out, cemb[:1] * h + temb[:1]):
         _fail(name, "every image has its own embeddings: use the whole cemb and temb, not cemb[0] / temb[0]")
-    _fail(name, f"values differ from cemb * h + temb (largest difference {float((out - want).abs().max()):.3g})")
+    _fail(name, f"values differ from the expected gain-and-shift (largest difference "
+                f"{float((out - want).abs().max()):.3g}); which embedding multiplies, which one adds?")
 
 
 # ------------------------------------------------------------------------------------------ one-hot
 _ONE_HOT_CASES = ((torch.tensor([0, 3, -1, 4]), 5), (torch.tensor([2, -1, 0, -1, 1]), 3))
+
+
+def _call_one_hot(name, fn, labels, n):
+    """Call fn; when it crashes only because of the −1 labels, say so."""
+    try:
+        return _call(name, fn, labels, n)
+    except AssertionError as exc:
+        if "raised" not in str(exc) or not bool((labels < 0).any()):
+            raise
+        try:
+            fn(labels.clamp(min=0), n)
+        except Exception:  # noqa: BLE001 - it crashes on valid labels too: the generic message stands
+            raise exc from None
+        _fail(name, f"{str(exc).split(': ', 1)[1]} — but only on label −1: F.one_hot and indexing accept only "
+                    f"0 … n_classes − 1, so treat the −1 rows separately")
 
 
 def check_one_hot_context(fn):
@@ -80,21 +101,34 @@ def check_one_hot_context(fn):
     name = "one_hot_context"
     for labels, n in _ONE_HOT_CASES:
         given = labels.clone()
-        out = _call(name, fn, given, n)
+        out = _call_one_hot(name, fn, given, n)
         if not torch.equal(given, labels):
             _fail(name, "your function changed labels in place; build a new tensor instead")
+        if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == n + 1:
+            _fail(name, f"expected shape {(len(labels), n)}, got {tuple(out.shape)}: one column per class, "
+                        f"no extra column for −1 (the null context is a row of zeros)")
         if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] != n:
             _fail(name, f"expected shape {(len(labels), n)}, got {tuple(out.shape)}: one column per class, "
-                        f"n_classes = {n} (not a fixed 5, no extra column for −1)")
+                        f"n_classes = {n} (not a fixed 5)")
         _expect_tensor(name, out, (len(labels), n))
         if not out.is_floating_point():
             _fail(name, f"expected a float tensor (the model multiplies with it), got {out.dtype}")
         want = reference_one_hot_context(labels, n)
         if torch.equal(out.float(), want):
             continue
+        if bool((out.float().abs().sum(1) > 1.5).any()):
+            _fail(name, f"expected one 1 per row (a whole column was set?); for labels {labels.tolist()} "
+                        f"got {out.tolist()}")
         null = labels < 0
         if out[null].abs().sum() != 0:
-            _fail(name, f"label −1 must give the null context, a row of zeros; got {out[null][0].tolist()}")
+            row = out[null][0].float()
+            if torch.equal(row, want[0].new_zeros(n).index_fill(0, torch.tensor([n - 1]), 1.0)):
+                _fail(name, "label −1 gave the last class's row: Python reads index −1 as the last one; "
+                            "the null context is a row of zeros")
+            if torch.equal(row, want[0].new_zeros(n).index_fill(0, torch.tensor([0]), 1.0)):
+                _fail(name, "label −1 gave class 0's row (−1 clamped to 0?); the null context is a row of zeros")
+            shown = [round(v, 3) for v in row.tolist()]
+            _fail(name, f"label −1 must give the null context, a row of zeros; got {shown}")
         _fail(name, f"expected one 1 per row, in the column of its label; for labels {labels.tolist()} "
                     f"got {out.tolist()}")
     _ok(name, "one-hot rows, and a zero row for the null context")
