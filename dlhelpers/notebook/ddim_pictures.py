@@ -9,7 +9,14 @@
   d² = |μ₁ − μ₂|² + Tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^{1/2}) between Gaussians fitted to classifier features (Heusel et al.,
   2017, eq. 6) — against the number of sampler steps, with a reference sampler and the real-vs-real floor as lines.
 
-Only drawing lives here; the numbers come from ``dlhelpers.evaluation.metrics``.
+* ``FDMeter``: the sprite FD of several sample sets against one reference, with jackknife standard errors (Efron &
+  Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 11) per set and for a difference, so the notebook can
+  tell a difference from noise. Not the bootstrap: resampling with replacement duplicates samples, which shrinks
+  the covariances and inflates the FD; for 50 real sprites (10 per class) against the notebook's reference, the
+  bootstrap's s.d. was 1.1 and its mean 3.6, while 71 disjoint sets of 50 gave FD 1.54 ± 0.31 (s.d.) and the
+  jackknife's standard error was 0.39.
+
+Only drawing and this bookkeeping live here; features and the FD formula come from ``dlhelpers.evaluation.metrics``.
 """
 from __future__ import annotations
 
@@ -132,3 +139,60 @@ def plot_steps_sweep(steps: Sequence[int], accuracy: Sequence[float], fd: Sequen
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+class FDMeter:
+    """Sprite FD of sample sets against one ``reference`` (N_ref, 3, 16, 16), with jackknife standard errors.
+
+    ``add(name, samples)`` stores the set's classifier features and returns its FD (as ``sprite_fd`` computes it).
+    ``se(name)``: the jackknife standard error of that FD over the samples (the FD recomputed with each sample left
+    out in turn: √((N − 1)/N · Σ (FD₋ᵢ − mean)²)); ``diff(a, b)``: FD_a − FD_b with a 95 % interval, ± 1.96 times
+    the jackknife standard error of the difference, leaving out sample i from both sets (sets drawn from the same
+    x_T and contexts are paired by index; every set added must have the same size)."""
+
+    def __init__(self, reference: torch.Tensor):
+        from dlhelpers.evaluation import metrics
+
+        check_image_batch(reference, "reference")
+        self._m = metrics
+        self._ref = metrics._gaussian(metrics.classifier_features(reference))
+        self._fd, self._loo, self._n = {}, {}, None
+
+    def add(self, name: str, samples: torch.Tensor) -> float:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        check_image_batch(samples, "samples")
+        n = samples.shape[0]
+        if n < 3:
+            raise ValueError(f"samples needs at least 3 images (the jackknife leaves one out), got {n}")
+        if self._n is not None and n != self._n:
+            raise ValueError(f"samples must hold {self._n} images like the sets before, got {n}")
+        self._n = n
+        f = self._m.classifier_features(samples)                                    # (N, 64)
+        fd = lambda feats: self._m.frechet_distance(*self._m._gaussian(feats), *self._ref)  # noqa: E731
+        self._fd[name] = fd(f)
+        self._loo[name] = torch.tensor([fd(torch.cat([f[:i], f[i + 1:]])) for i in range(n)],
+                                       dtype=torch.float64)                         # (N,) leave-one-out FDs
+        return self._fd[name]
+
+    def fd(self, name: str) -> float:
+        return self._fd[self._known(name)]
+
+    def _known(self, name):
+        if name not in self._fd:
+            raise KeyError(f"name: no sample set {name!r} added; known: {sorted(self._fd)}")
+        return name
+
+    @staticmethod
+    def _jackknife_se(loo: torch.Tensor) -> float:
+        n = len(loo)
+        return float(((n - 1) / n * (loo - loo.mean()).pow(2).sum()).sqrt())
+
+    def se(self, name: str) -> float:
+        return self._jackknife_se(self._loo[self._known(name)])
+
+    def diff(self, a: str, b: str) -> tuple[float, float, float]:
+        """(FD_a − FD_b, low, high): the difference and its 95 % interval (± 1.96 jackknife standard errors)."""
+        d = self.fd(a) - self.fd(b)
+        half = 1.96 * self._jackknife_se(self._loo[self._known(a)] - self._loo[self._known(b)])
+        return d, d - half, d + half

@@ -1,7 +1,7 @@
 """Use the student's function where it works, the library's reference where it does not yet.
 
 Later cells of a notebook build on an exercise (nb01 samples with the student's reverse loop, nb03 trains with
-the student's training step, nb05 composes its DDIM step from the student's x̂₀ and forward noising). A student
+the student's training step, nb05 samples with the student's DDIM and η steps). A student
 who is stuck must still be able to run every later cell, so those cells ask for
 
     step = yours_or_reference(lambda: my_ddpm_step, ddpm_step_reference, check_ddpm_step)

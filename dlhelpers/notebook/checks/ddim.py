@@ -1,9 +1,14 @@
-"""Notebook 05 (DDIM): the timesteps to visit, x̂₀, the forward jump, and the DDIM step composed from the two.
+"""Notebook 05 (DDIM): the timesteps to visit, the DDIM step composed from x̂₀ and the forward jump, the η > 0 step.
 
 Reference: Song, Meng & Ermon, "Denoising Diffusion Implicit Models", 2021, arXiv:2010.02502.
 - Section 4.2: sample on a sub-sequence τ of the timesteps; here n + 1 ints from T down to 0, gaps ⌊T/n⌋ or ⌈T/n⌉.
 - Eq. (12) with σ = 0 (η = 0): x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'}) ε — the
   forward jump of DDPM eq. (4), x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε, applied to x̂₀ at t' with the same ε.
+- Eq. (12) with eq. (16), σ(η) = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}): at η = 1 and t' = t − 1 this is
+  DDPM's step (Ho et al., 2020, eq. 11) with the posterior variance β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t (their eq. 7),
+  which the η check uses as its reference for those cases, independently of ``dlhelpers.ddim``.
+  The two pieces of the step are the library's ``schedule.predict_x0`` and ``schedule.add_noise`` (notebooks 1
+  and 3 had the students write them); the composed step is the exercise.
 
 Each check takes the student's function, prints one ✓ line or raises ``ExerciseError`` naming the likely mistake.
 The timesteps check is property-based: it accepts every list with the stated properties (floor, round, ceiling,
@@ -33,19 +38,14 @@ def reference_ddim_timesteps(T, n):
     return ddim_timesteps(T, n)
 
 
-def reference_predict_x0(x_t, t, eps, schedule):
-    """``my_predict_x0``'s signature over ``NoiseSchedule.predict_x0``."""
-    return schedule.predict_x0(x_t, t, eps)
-
-
-def reference_noise_to(x0, t, eps, schedule):
-    """``my_noise_to``'s signature over ``NoiseSchedule.add_noise`` (DDPM eq. 4)."""
-    return schedule.add_noise(x0, t, eps)
-
-
 def reference_ddim_step(x_t, t, t_prev, eps, schedule):
     """``my_ddim_step``'s signature over ``dlhelpers.ddim.ddim_step`` with η = 0."""
     return ddim_step(x_t, t, t_prev, eps, schedule, eta=0.0)
+
+
+def reference_ddim_eta_step(x_t, t, t_prev, eps, schedule, eta, z):
+    """``my_ddim_eta_step``'s signature over ``dlhelpers.ddim.ddim_step`` with η and the given z."""
+    return ddim_step(x_t, t, t_prev, eps, schedule, eta=eta, z=z)
 
 
 # ------------------------------------------------------------------------------------------ (a) timesteps
@@ -98,7 +98,9 @@ def timesteps_problem(out, T: int, n: int) -> str | None:
     if n > 0 and ints[0] == 0 and ints[-1] == T:
         return f"for T={T}, n={n}: the list ascends; it must go down from {T} to 0 (the sampler walks from T to 0)"
     if ints[0] != T or ints[-1] != 0:
-        return f"for T={T}, n={n}: must start at {T} and end at 0, got {ints[0]} … {ints[-1]}"
+        why = (" — a stride of T // n stops short of 0 when n does not divide T" if ints[0] == T and ints[-1] > 0
+               else "")
+        return f"for T={T}, n={n}: must start at {T} and end at 0, got {ints[0]} … {ints[-1]}{why}"
     for a, b in zip(ints, ints[1:]):
         if a <= b:
             return f"for T={T}, n={n}: values must strictly decrease, got {a} then {b} (a repeat is a step of 0)"
@@ -123,57 +125,6 @@ def check_ddim_timesteps(fn, pairs=VISIBLE_PAIRS):
 
 
 # ------------------------------------------------------------------------------------------ (b) x̂₀, forward jump
-def check_ddim_predict_x0(fn):
-    """fn(x_t, t, eps, schedule) → x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, for an int t, on two schedules."""
-    name = "predict_x0"
-    x, eps, _ = _cases(7)
-    for s, t in ((_SCHEDULE, 480), (_SCHEDULE, 25), (_SCHEDULE, 1), (_COSINE, 63)):
-        out = _call(name, fn, x, t, eps, s)
-        _expect_tensor(name, out, x.shape)
-        want = s.predict_x0(x, t, eps)
-        if _close(out, want):
-            continue
-        ab, a = s.alpha_bar[t], s.alpha[t]
-        if _close(out, x - (1 - ab).sqrt() * eps):
-            _fail(name, "divide by √ᾱ_t at the end: x_t = √ᾱ_t·x0 + …, so x0 comes out scaled")
-        if _close(out, (x - (1 - ab) * eps) / ab.sqrt()):
-            _fail(name, "the noise is scaled by √(1 − ᾱ_t), not (1 − ᾱ_t)")
-        if _close(out, (x - (1 - ab).sqrt() * eps) / ab):
-            _fail(name, "divide by √ᾱ_t, not ᾱ_t")
-        if _close(out, (x + (1 - ab).sqrt() * eps) / ab.sqrt()):
-            _fail(name, "subtract the noise term: x̂₀ = (x_t − √(1 − ᾱ_t)·ε)/√ᾱ_t")
-        if _close(out, (x - (1 - a).sqrt() * eps) / a.sqrt()):
-            _fail(name, "use the cumulative ᾱ_t (schedule.alpha_bar), not α_t (schedule.alpha)")
-        _fail(name, f"at t = {t} ({s}): values differ from (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t "
-                    f"(max error {(out - want).abs().max():.3g})")
-    _ok(name, "x̂₀ = (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t at t = 480, 25, 1 (linear) and 63 (cosine)")
-
-
-def check_noise_to(fn):
-    """fn(x0, t, eps, schedule) → √ᾱ_t x0 + √(1 − ᾱ_t) ε (DDPM eq. 4), for an int t including t = 0."""
-    name = "noise_to"
-    x0, eps, _ = _cases(8)
-    for s, t in ((_SCHEDULE, 480), (_SCHEDULE, 25), (_SCHEDULE, 0), (_COSINE, 63)):
-        out = _call(name, fn, x0, t, eps, s)
-        _expect_tensor(name, out, x0.shape)
-        want = s.add_noise(x0, t, eps)
-        if _close(out, want):
-            continue
-        ab, a = s.alpha_bar[t], s.alpha[t]
-        if _close(out, ab * x0 + (1 - ab) * eps):
-            _fail(name, "take square roots: √ᾱ_t·x0 + √(1 − ᾱ_t)·ε (the variances add up to 1, not the scales)")
-        if _close(out, (1 - ab).sqrt() * x0 + ab.sqrt() * eps):
-            _fail(name, "the coefficients are swapped: x0 gets √ᾱ_t, the noise gets √(1 − ᾱ_t)")
-        if _close(out, a.sqrt() * x0 + (1 - a).sqrt() * eps):
-            _fail(name, "use the cumulative ᾱ_t (schedule.alpha_bar), not α_t (schedule.alpha)")
-        if t == 0 and _close(out, eps):
-            _fail(name, "at t = 0 the image is clean: ᾱ_0 = 1, so the result must be x0 itself")
-        _fail(name, f"at t = {t} ({s}): values differ from √ᾱ_t·x0 + √(1−ᾱ_t)·ε "
-                    f"(max error {(out - want).abs().max():.3g})")
-    _ok(name, "√ᾱ_t·x0 + √(1−ᾱ_t)·ε at t = 480, 25, 0 (linear) and 63 (cosine)")
-
-
-# ------------------------------------------------------------------------------------------ (b) the DDIM step
 def check_ddim_step(fn):
     """fn(x_t, t, t_prev, eps, schedule) → x_{t_prev}, DDIM eq. (12) with η = 0, on two schedules."""
     name = "ddim_step"
@@ -186,9 +137,13 @@ def check_ddim_step(fn):
         if _close(out, want):
             continue
         where = f"({t} → {t_prev}, {s})"
+        again = _call(name, fn, x, t, t_prev, eps, s)
+        if isinstance(again, torch.Tensor) and again.shape == out.shape and not _close(again, out):
+            _fail(name, f"{where}: two calls with the same inputs gave different results — with η = 0 the step "
+                        f"draws no fresh noise: re-use the predicted ε when you noise x̂₀ to t_prev")
         if _close(out, x):
-            _fail(name, f"{where}: you returned x_t unchanged — x̂₀ is noised back to t_prev, not to t "
-                        f"(ᾱ_t was used for both halves)")
+            _fail(name, f"{where}: you returned x_t unchanged — the same time was used for both halves: x̂₀ comes "
+                        f"from x_t at t, and is noised to t_prev")
         if t - 1 != t_prev and _close(out, ddim_step(x, t, t - 1, eps, s, eta=0.0)):
             _fail(name, f"{where}: you stepped to t − 1; DDIM jumps straight to t_prev (use ᾱ at t_prev)")
         swapped = s.add_noise(s.predict_x0(x, t_prev, eps), t, eps)
@@ -196,6 +151,99 @@ def check_ddim_step(fn):
             _fail(name, f"{where}: the roles are swapped — x̂₀ comes from x_t at time t; the noising goes to t_prev")
         if _close(out, s.predict_x0(x, t, eps)):
             _fail(name, f"{where}: you returned x̂₀; put the noise back at the level of t_prev")
+        a, ap = s.alpha[t], s.alpha[t_prev]
+        if _close(out, ap.sqrt() * (x - (1 - a).sqrt() * eps) / a.sqrt() + (1 - ap).sqrt() * eps):
+            _fail(name, f"{where}: use the cumulative ᾱ (schedule.alpha_bar), not α (schedule.alpha)")
         _fail(name, f"{where}: values differ from √ᾱ_prev·x̂₀ + √(1−ᾱ_prev)·ε "
                     f"(max error {(out - want).abs().max():.3g})")
     _ok(name, "matches DDIM eq. (12) with η = 0 for 500→480, 40→0, 300→7, 1→0 (linear) and 90→45 (cosine)")
+
+
+# ------------------------------------------------------------------------------------------ (c) the η > 0 step
+# (schedule, t, t_prev, η): a long jump at η = 0.5 (first: there each classic mistake gives its own result);
+# t → t − 1 at η = 1, DDPM's step with β̃_t (checked against DDPM's formula, not the library); η = 0; a last step
+# into t_prev = 0 (σ = 0 there); the cosine schedule.
+ETA_CASES = ((_SCHEDULE, 300, 240, 0.5), (_SCHEDULE, 10, 9, 1.0), (_SCHEDULE, 120, 60, 0.0),
+             (_SCHEDULE, 40, 0, 1.0), (_COSINE, 5, 4, 1.0))
+
+
+def _ddpm_posterior_step(x, t, eps, s, z):
+    """Ho et al.'s step with σ² = β̃_t: μ_θ (eq. 11) + √β̃_t z, β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t)·β_t (eq. 7)."""
+    a, ab, ap, b = s.alpha[t], s.alpha_bar[t], s.alpha_bar[t - 1], s.beta[t]
+    mean = (x - b / (1 - ab).sqrt() * eps) / a.sqrt()
+    return mean + ((1 - ap) / (1 - ab) * b).sqrt() * z
+
+
+def _eta_variants(x, t, t_prev, eps, s, eta, z):
+    """(message, result) of the classic mistakes, for the same inputs (NaN where a mistake takes a negative root)."""
+    ab, ap, a, b = s.alpha_bar[t], s.alpha_bar[t_prev], s.alpha[t], s.beta[t]
+    x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+
+    def step(sig, x0=x0, ap=ap, coef=None, noise=None):
+        coef = (1 - ap - sig ** 2).sqrt() if coef is None else coef
+        return ap.sqrt() * x0 + coef * eps + (sig * z if noise is None else noise)
+
+    sig = eta * ((1 - ap) / (1 - ab)).sqrt() * (1 - ab / ap).sqrt()
+    sig1 = ((1 - ap) / (1 - ab)).sqrt() * (1 - ab / ap).sqrt()
+    swapped = eta * ((1 - ab) / (1 - ap)).sqrt() * (1 - ap / ab).sqrt()
+    a_sig = eta * ((1 - s.alpha[t_prev]) / (1 - a)).sqrt() * (1 - a / s.alpha[t_prev]).sqrt()
+    a_x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+    out = []
+    if eta not in (0.0, 1.0):
+        out.append(("σ ignores η: multiply eq. 16 by η (η = 0 must give no fresh noise, η = 1 the full σ)",
+                    step(sig1)))
+    if eta > 0:
+        out += [
+            ("you forgot the fresh noise σ·z (the third term of eq. 12)", step(sig, noise=0)),
+            ("the noise term is σ·z, not σ²·z", step(sig, noise=sig ** 2 * z)),
+            ("the ε coefficient must leave room for the fresh noise: √(1 − ᾱ_prev − σ²), not √(1 − ᾱ_prev)",
+             step(sig, coef=(1 - ap).sqrt())),
+            ("inside the ε coefficient subtract σ², not σ: √(1 − ᾱ_prev − σ²)", step(sig, coef=(1 - ap - sig).sqrt())),
+            ("σ = η·√β_t is notebook 1's DDPM choice; DDIM's σ comes from eq. 16, from ᾱ_t and ᾱ_prev",
+             step(eta * b.sqrt())),
+            ("σ needs both factors of eq. 16: η·√((1 − ᾱ_prev)/(1 − ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev)",
+             step(eta * (1 - ab / ap).sqrt())),
+            ("ᾱ_t and ᾱ_prev are swapped in σ (t is the noisier time, so ᾱ_t < ᾱ_prev and ᾱ_t/ᾱ_prev < 1)",
+             step(swapped)),
+        ]
+    out += [
+        ("use the cumulative ᾱ (schedule.alpha_bar), not α (schedule.alpha)", step(a_sig, x0=a_x0,
+                                                                                  ap=s.alpha[t_prev])),
+        ("the first term scales x̂₀ = schedule.predict_x0(x_t, t, eps), not x_t", step(sig, x0=x)),
+        ("x̂₀ comes from x_t at time t, not t_prev", step(sig, x0=(x - (1 - ap).sqrt() * eps) / ap.sqrt())),
+    ]
+    return out
+
+
+def _same(out, want, tol=1e-4):
+    return torch.allclose(out.float(), want.float(), rtol=tol, atol=tol, equal_nan=True)
+
+
+def check_ddim_eta_step(fn, cases=ETA_CASES):
+    """fn(x_t, t, t_prev, eps, schedule, eta, z) → x_{t_prev}, DDIM eq. (12) with σ(η) of eq. (16); at η = 1 and
+    t_prev = t − 1 it must equal DDPM's step with the posterior variance β̃_t."""
+    name = "ddim_eta_step"
+    x, eps, z = _cases(9)
+    for s, t, t_prev, eta in cases:
+        out = _call(name, fn, x.clone(), t, t_prev, eps.clone(), s, eta, z.clone())
+        if not isinstance(out, torch.Tensor):
+            _fail(name, f"expected a torch.Tensor, got {type(out).__name__} (did you forget `return`?)")
+        if tuple(out.shape) != tuple(x.shape):
+            _fail(name, f"expected shape {tuple(x.shape)}, got {tuple(out.shape)}")
+        fact = eta == 1.0 and t_prev == t - 1
+        want = _ddpm_posterior_step(x, t, eps, s, z) if fact else ddim_step(x, t, t_prev, eps, s, eta=eta, z=z)
+        if _same(out, want):
+            continue
+        where = f"(η = {eta:g}, {t} → {t_prev}, {s})"
+        for message, variant in _eta_variants(x, t, t_prev, eps, s, eta, z):
+            if _same(out, variant):
+                nan = "" if torch.isfinite(out).all() else " (your result has NaN: a square root of a negative number)"
+                _fail(name, f"{where}: {message}{nan}")
+        if not torch.isfinite(out).all():
+            _fail(name, f"{where}: the result contains NaN or inf — a square root of a negative number or a "
+                        f"division by zero (at t_prev = 0, ᾱ_prev = 1 and σ = 0)")
+        what = ("DDPM's step with variance β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t)·β_t, which η = 1 from t to t − 1 must give"
+                if fact else "√ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − σ²)·ε + σ·z with σ(η) of eq. 16")
+        _fail(name, f"{where}: values differ from {what} (max error {(out - want).abs().max():.3g})")
+    _ok(name, f"eq. (12) with σ(η) of eq. (16) in {len(cases)} cases; at η = 1, 10 → 9 it is DDPM's step with "
+              f"variance β̃_t = (1 − ᾱ_(t−1))/(1 − ᾱ_t)·β_t")
