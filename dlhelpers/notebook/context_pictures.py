@@ -1,15 +1,20 @@
-"""Pictures for notebook 4 (context control): a mixing sweep between two classes, and guidance's trade-off.
+"""Pictures and measurements for notebook 4 (context control): a mixing sweep between two classes, variety
+within a class, guidance's effect on both, and a mixer widget over the notebook's guided sampler.
 
-* ``mixing_sweep``: contexts c(a) = mix((1 − a)·e_start + a·e_end) for a = 0…1 (Ho et al.'s ε_θ(x_t, t, c) is a
-  smooth function of c, so a mixture is a valid input it never saw), every column sampled with DDIM (Song et al.,
-  2021, eq. 12, η = 0) from the *same* starting noise x_T, and the sprite classifier's class probabilities
-  p(k | x) = softmax(f(x))_k averaged over the samples of each column. ``plot_mixing_sweep`` draws a sprite grid
-  (one column per a) with the probability curves under it.
-* ``within_class_spread``: the diversity of samples drawn for one class — the mean distance |f̂_i − f̂_j| between
-  the classifier's penultimate features, scaled to unit length (f̂ = f / |f|), over every pair i ≠ j of samples
-  requested for the same class, averaged over the classes (0 = all alike, at most 2). ``plot_guidance_tradeoff`` draws context accuracy and
-  this spread against the guidance weight w of classifier-free guidance (Ho & Salimans, 2022, eq. 6, written
-  ε̃ = ε_∅ + w (ε_c − ε_∅), so w = 1 is plain conditional sampling; their w is our w − 1).
+* ``mixing_sweep``: contexts c(a) = mix((1 − a)·e_start + a·e_end) for a = 0…1 (ε_θ(x_t, t, c) is a smooth
+  function of c, so a mixture is a valid input it never saw), every column sampled with DDIM (Song et al., 2021,
+  eq. 12; η = 1 by default) from the *same* x_T and the same per-step noise, and the sprite classifier's class
+  probabilities p(k | x) = softmax(f(x))_k averaged over the samples of each column (± their standard error).
+* ``within_class_variety``: the mean root-mean-square pixel distance √(mean_p (x_i,p − x_j,p)²) over every pair
+  i ≠ j of sprites of the same class, averaged over the classes, with a bootstrap interval (sprites resampled with
+  replacement within each class; pairs of one sprite with itself left out). ``variety_change`` does the same for
+  the difference between two sets of samples drawn from the same noise (a paired bootstrap).
+* ``proportion_interval``: Wilson's 95 % score interval for an accuracy (Wilson, 1927).
+* ``plot_guidance_tradeoff``: context accuracy and within-class variety against the guidance weight w of
+  classifier-free guidance (Ho & Salimans, 2022, eq. 6, written ε̃ = ε_∅ + w (ε_c − ε_∅): w = 1 is plain
+  conditional sampling; their w is our w − 1).
+* ``guided_mixer``: five class sliders, a guidance slider and a Sample button over any ``sample(x_T, context, w,
+  generator)`` (the notebook passes its guided DDIM loop at η = 1); a static figure where no widget can render.
 
 The classifier is ``dlhelpers.evaluation.metrics.load_classifier`` (trained on real sprites only).
 """
@@ -21,7 +26,7 @@ from typing import Callable, Sequence
 import torch
 
 from dlhelpers.sprites import CLASS_NAMES
-from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_tensor
+from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_real, check_tensor
 
 N_CLASSES = len(CLASS_NAMES)
 
@@ -54,12 +59,14 @@ def class_probabilities(samples: torch.Tensor) -> torch.Tensor:
 @dataclass
 class Sweep:
     """``a``: the mixing fractions (n_steps,); ``images``: (n_steps, n_show, 3, 16, 16) on the CPU, column k
-    drawn with weight a[k] from the same noise; ``probs``: (n_steps, 5) mean class probabilities over
-    ``n_samples`` sprites per step; ``start``/``end``: the two class names."""
+    drawn with weight a[k] from the same noise; ``sprite_probs``: (n_steps, n_samples, 5) each sprite's class
+    probabilities, ``probs``/``probs_se``: their means and standard errors (n_steps, 5); ``start``/``end``: names."""
 
     a: torch.Tensor
     images: torch.Tensor
     probs: torch.Tensor
+    probs_se: torch.Tensor
+    sprite_probs: torch.Tensor
     n_samples: int
     start: str
     end: str
@@ -67,11 +74,12 @@ class Sweep:
 
 def mixing_sweep(model, schedule, mix: Callable, start: str = "hero", end: str = "food", n_steps: int = 7,
                  n_samples: int = 50, steps: int = 20, generator: torch.Generator | None = None,
-                 n_show: int = 4) -> Sweep:
+                 n_show: int = 4, eta: float = 1.0) -> Sweep:
     """Sample ``n_samples`` sprites for each of ``n_steps`` mixtures (1 − a)·start + a·end, a = 0…1.
 
     ``mix(weights)`` turns five class weights into a (1, 5) context (exercise (a), or the reference). Every step
-    starts from the same x_T, drawn once with ``generator``, so only the context changes along a row."""
+    starts from the same x_T and (η > 0) draws the same per-step noise, both from ``generator``, so only the
+    context changes along a row."""
     from dlhelpers.ddim import sample_ddim
     from dlhelpers.devices import model_device
     if not callable(mix):
@@ -84,9 +92,11 @@ def mixing_sweep(model, schedule, mix: Callable, start: str = "hero", end: str =
     n_show = check_positive_int(n_show, "n_show", high=n_samples)
     steps = check_positive_int(steps, "steps", high=schedule.timesteps)
     check_generator(generator)
+    eta = check_real(eta, "eta", low=0.0, high=1.0)
     device = model_device(model)
     shape = (n_samples, model.in_channels, model.h, model.h)
     x_T = torch.randn(shape, generator=generator, device=device)   # (N, C, H, W), shared by every step
+    noise_seed = int(torch.randint(2 ** 62, (1,), generator=generator, device=device))   # one per-step noise for all
     a = torch.linspace(0, 1, n_steps)
     images, probs = [], []
     for frac in a.tolist():
@@ -96,11 +106,14 @@ def mixing_sweep(model, schedule, mix: Callable, start: str = "hero", end: str =
         if not isinstance(context, torch.Tensor) or tuple(context.shape) != (1, N_CLASSES):
             raise ValueError(f"mix must return a (1, {N_CLASSES}) tensor, got "
                              f"{tuple(context.shape) if isinstance(context, torch.Tensor) else type(context).__name__}")
-        samples = sample_ddim(model, n_samples, schedule, steps=steps, context=context.float().to(device),
-                              x_T=x_T, generator=generator, progress=False).samples   # (N, C, H, W)
+        g = torch.Generator(device).manual_seed(noise_seed)
+        samples = sample_ddim(model, n_samples, schedule, steps=steps, eta=eta, context=context.float().to(device),
+                              x_T=x_T, generator=g, progress=False).samples   # (N, C, H, W)
         images.append(samples[:n_show].cpu())
-        probs.append(class_probabilities(samples).mean(0))           # (5,)
-    return Sweep(a, torch.stack(images), torch.stack(probs), n_samples, start, end)
+        probs.append(class_probabilities(samples))                     # (N, 5)
+    p = torch.stack(probs)                                             # (n_steps, N, 5)
+    se = p.std(1) / n_samples ** 0.5 if n_samples > 1 else torch.zeros_like(p[:, 0])
+    return Sweep(a, torch.stack(images), p.mean(1), se, p, n_samples, start, end)
 
 
 def plot_mixing_sweep(sweep: Sweep):
@@ -132,50 +145,110 @@ def plot_mixing_sweep(sweep: Sweep):
     return fig
 
 
-# --------------------------------------------------------------------------------------- guidance trade-off
-@torch.no_grad()
-def within_class_spread(samples: torch.Tensor, labels: torch.Tensor) -> float:
-    """Mean distance |f̂_i − f̂_j| between unit-length classifier features of two different sprites of the same
-    requested class, averaged over the classes present (each needs ≥ 2 samples). 0 = all alike."""
-    from dlhelpers.evaluation.metrics import classifier_features
-    x = _check_samples(samples)
+# ------------------------------------------------------------------------------------ variety within a class
+@dataclass
+class Variety:
+    """``mean``: the mean within-class RMS pixel distance (or a change of it); ``low``/``high``: its bootstrap
+    interval at ``level``."""
+
+    mean: float
+    low: float
+    high: float
+    level: float = 0.95
+
+
+def _class_distances(samples, labels) -> list:
+    """Per class present: the (n_k, n_k) RMS pixel distances between its sprites (pixels clamped to [−1, 1])."""
+    x = _check_samples(samples).flatten(1).cpu()                       # (N, D)
     check_tensor(labels, "labels")
     if labels.is_floating_point() or labels.ndim != 1 or len(labels) != len(x):
         raise ValueError(f"labels must be integer class indices of shape ({len(x)},), got dtype {labels.dtype}, "
                          f"shape {tuple(labels.shape)}")
-    labels = labels.cpu()
-    f = torch.nn.functional.normalize(classifier_features(x), dim=1)   # (N, D), unit length
-    spreads = []
+    labels, out = labels.cpu(), []
     for k in labels.unique().tolist():
-        fk = f[labels == k]                                            # (n_k, D)
-        n = len(fk)
-        if n < 2:
-            raise ValueError(f"labels must give every class present ≥ 2 samples; class {k} has {n}")
-        dist = torch.cdist(fk, fk, compute_mode="donot_use_mm_for_euclid_dist")   # (n_k, n_k)
-        spreads.append(dist.sum() / (n * (n - 1)))                     # mean over the pairs i ≠ j
-    return float(torch.stack(spreads).mean())
+        xk = x[labels == k]
+        if len(xk) < 2:
+            raise ValueError(f"labels must give every class present ≥ 2 samples; class {k} has {len(xk)}")
+        out.append(torch.cdist(xk, xk, compute_mode="donot_use_mm_for_euclid_dist") / x.shape[1] ** 0.5)
+    return out
 
 
-def plot_guidance_tradeoff(ws: Sequence[float], accuracy: Sequence[float], spread: Sequence[float],
-                           real_spread: float | None = None, n_samples: int | None = None):
-    """Two panels side by side: context accuracy against w, and within-class spread against w."""
+def _mean_pairs(dists, idx) -> torch.Tensor:
+    """Mean over classes of the mean distance over pairs i ≠ j of the (bootstrap) sprites ``idx`` (R, n_k)."""
+    per_class = []
+    for d, i in zip(dists, idx):
+        sub = d[i[:, :, None], i[:, None, :]]                         # (R, n_k, n_k)
+        other = (i[:, :, None] != i[:, None, :]).float()              # leave out a sprite paired with itself
+        n_pairs = other.sum((1, 2))
+        per_class.append((sub * other).sum((1, 2)) / n_pairs.where(n_pairs > 0, torch.tensor(float("nan"))))
+    return torch.stack(per_class).mean(0)                             # (R,)
+
+
+def _variety(dist_sets, labels, generator, n_boot, level) -> Variety:
+    check_generator(generator)
+    n_boot = check_positive_int(n_boot, "n_boot", low=10, high=100_000)
+    level = check_real(level, "level", low=0.5, high=0.999)
+    sizes = [len(d) for d in dist_sets[0]]
+    full = [torch.arange(n)[None] for n in sizes]
+    boot = [torch.randint(n, (n_boot, n), generator=generator) for n in sizes]
+    sign = [1.0, -1.0][:len(dist_sets)]
+    mean = sum(s * _mean_pairs(d, full) for s, d in zip(sign, dist_sets))
+    reps = sum(s * _mean_pairs(d, boot) for s, d in zip(sign, dist_sets))
+    low, high = torch.nanquantile(reps, torch.tensor([(1 - level) / 2, (1 + level) / 2])).tolist()   # NaN: no pair
+    return Variety(float(mean), low, high, level)
+
+
+def within_class_variety(samples, labels, generator=None, n_boot: int = 1000, level: float = 0.95) -> Variety:
+    """Mean RMS pixel distance between two different sprites of the same class (0 = all alike), averaged over
+    the classes present, with a bootstrap interval over the sprites of each class."""
+    return _variety([_class_distances(samples, labels)], labels, generator, n_boot, level)
+
+
+def variety_change(before, after, labels, generator=None, n_boot: int = 1000, level: float = 0.95) -> Variety:
+    """``within_class_variety(after) − within_class_variety(before)`` for two sample sets in which sprite i was
+    drawn from the same noise (a paired bootstrap: the same sprites resampled in both)."""
+    if getattr(before, "shape", None) != getattr(after, "shape", None):
+        raise ValueError("before and after must have the same shape (sprite i of each drawn from the same noise)")
+    return _variety([_class_distances(after, labels), _class_distances(before, labels)], labels, generator,
+                    n_boot, level)
+
+
+def proportion_interval(p: float, n: int, z: float = 1.96) -> tuple:
+    """Wilson's score interval (95 % for z = 1.96) for a proportion p measured on n samples; unlike p ± z·s.e.
+    it stays inside [0, 1] and does not shrink to nothing at p = 0 or 1."""
+    p = check_real(p, "p", low=0.0, high=1.0)
+    n = check_positive_int(n, "n")
+    centre, half = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return max((centre - half) / (1 + z * z / n), 0.0), min((centre + half) / (1 + z * z / n), 1.0)
+
+
+def plot_guidance_tradeoff(ws: Sequence[float], accuracy: Sequence[float], accuracy_ci: Sequence[tuple],
+                           variety: Sequence[Variety], real: Variety | None = None, n_samples: int | None = None):
+    """Two panels: context accuracy (95 % interval) and within-class variety (bootstrap interval) against w."""
     import matplotlib.pyplot as plt
-    ws, accuracy, spread = list(ws), list(accuracy), list(spread)
-    if not (len(ws) == len(accuracy) == len(spread)) or not ws:
-        raise ValueError(f"ws, accuracy and spread must have one entry per w, got lengths "
-                         f"{len(ws)}, {len(accuracy)}, {len(spread)}")
+    ws, accuracy, accuracy_ci, variety = list(ws), list(accuracy), list(accuracy_ci), list(variety)
+    if not ws or len({len(ws), len(accuracy), len(accuracy_ci), len(variety)}) != 1:
+        raise ValueError(f"ws, accuracy, accuracy_ci and variety must have one entry per w, got lengths "
+                         f"{len(ws)}, {len(accuracy)}, {len(accuracy_ci)}, {len(variety)}")
+    if not all(isinstance(v, Variety) for v in variety + ([real] if real is not None else [])):
+        raise TypeError("variety (and real) must be results of within_class_variety")
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.plot(ws, accuracy, "o-", color="C0")
+    acc_err = [[max(a - lo, 0) for a, (lo, _) in zip(accuracy, accuracy_ci)],
+               [max(hi - a, 0) for a, (_, hi) in zip(accuracy, accuracy_ci)]]
+    left.errorbar(ws, accuracy, yerr=acc_err, fmt="o-", color="C0", capsize=3)
     left.axhline(1 / N_CLASSES, color="gray", ls=":", label=f"chance (1 in {N_CLASSES})")
-    left.set(xlabel="guidance weight w", ylabel="context accuracy", ylim=(0, 1.05), title="fidelity to the context")
+    left.set(xlabel="guidance weight w", ylabel="context accuracy", ylim=(0, 1.05),
+             title="fidelity to the context")
     left.legend(fontsize=8)
-    right.plot(ws, spread, "o-", color="C3", label="samples")
-    if real_spread is not None:
-        right.axhline(real_spread, color="gray", ls="--", label="real sprites")
-    right.set(xlabel="guidance weight w", ylabel="within-class spread", ylim=(0, None), title="variety within a class")
+    err = [[max(v.mean - v.low, 0) for v in variety], [max(v.high - v.mean, 0) for v in variety]]   # ≥ 0
+    right.errorbar(ws, [v.mean for v in variety], yerr=err, fmt="o-", color="C3", capsize=3, label="samples")
+    if real is not None:
+        right.axhspan(real.low, real.high, color="gray", alpha=0.3, label="real sprites")
+    right.set(xlabel="guidance weight w", ylabel="RMS pixel distance", title="variety within a class")
     right.legend(fontsize=8)
     if n_samples is not None:
-        fig.suptitle(f"{n_samples} samples per w", fontsize=9)
+        fig.suptitle(f"{n_samples} samples per w; bars: 95 % intervals (left), {variety[0].level:.0%} bootstrap "
+                     f"intervals (right)", fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -6,13 +6,15 @@ fall back to.
 * ``check_guidance``: exercise (b), ``my_guided_eps(eps_cond, eps_uncond, w)`` → ε_∅ + w (ε_c − ε_∅), Ho & Salimans,
   "Classifier-Free Diffusion Guidance", 2022, eq. (6) written so that w = 1 is plain conditional sampling (their
   ε̃ = (1 + w')ε_c − w'ε_∅, so our w = w' + 1). ``guided_eps`` is the reference with the student's signature.
+* ``check_guided_sample``: exercise (c), the guided DDIM loop (Song et al., 2021, eq. 12 with ε̃), run on a closed-form
+  stand-in model and checked step by step (times, both calls, the guided step, η's noise, the generator).
 
 Each check takes the student's function, prints one ✓ line or raises ``ExerciseError`` naming the likely mistake."""
 from __future__ import annotations
 
 import torch
 
-from dlhelpers.notebook.checks.common import _call, _close, _expect_tensor, _fail, _ok
+from dlhelpers.notebook.checks.common import ExerciseError, _call, _close, _expect_tensor, _fail, _ok
 
 
 # --------------------------------------------------------------------------------------------- guidance
@@ -66,7 +68,6 @@ def _mix_hint(out, weights):
         (w / w.norm(), "the weights must sum to 1 (divide by the sum), not have length 1 (the norm)"),
         (w / w.numel(), "divide by the sum of the weights, not by their count"),
         (w.softmax(dim=1), "just divide by the sum: a softmax changes the ratios and gives zero weights a share"),
-        (w / w.sum().clamp(min=1), "divide by the sum even when it is below 1"),
     ]
     for value, hint in hints:
         if out.shape == value.shape and _close(out, value):
@@ -77,7 +78,8 @@ def _mix_hint(out, weights):
 def check_mix_contexts(fn):
     """fn(weights) → (1, 5) float context, weights normalised to sum 1 (all-zero stays the all-zero null row)."""
     name = "mix_contexts"
-    cases = [[0.3, 0.0, 0.1, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0, 0.0], [0, 0, 0, 0, 2], (0.2, 0.4, 0.6, 0.8, 1.0)]
+    cases = [[0.5, 0.0, 1.5, 0.0, 0.0], [0.3, 0.0, 0.1, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0, 0.0], [0, 0, 0, 0, 2],
+             (0.2, 0.4, 0.6, 0.8, 1.0)]   # sum > 1 first: a sum clamped at 1 shows itself below 1
     for weights in cases:
         out = _call(name, fn, list(weights) if isinstance(weights, list) else weights)
         if isinstance(out, torch.Tensor) and tuple(out.shape) == (5,):
@@ -88,7 +90,9 @@ def check_mix_contexts(fn):
             _fail(name, f"return a float tensor (the network's context input), got dtype {out.dtype}")
         want = torch.tensor([weights], dtype=torch.float32) / sum(weights)
         if not _close(out.cpu(), want):
-            hint = _mix_hint(out.cpu(), weights)
+            raw = _close(out.cpu(), want * sum(weights))
+            hint = "divide by the sum even when it is below 1" if raw and weights is not cases[0] else None
+            hint = hint or _mix_hint(out.cpu(), weights)
             _fail(name, hint or f"for weights {list(weights)} expected {[round(v, 3) for v in want[0].tolist()]}, "
                                 f"got {[round(v, 3) for v in out.cpu()[0].tolist()]}")
     zero = _call(name, fn, [0.0] * 5)
@@ -102,3 +106,203 @@ def check_mix_contexts(fn):
     if zero.abs().sum() != 0:
         _fail(name, f"all-zero weights must stay the null context (all zeros), got {zero.cpu()[0].tolist()}")
     _ok(name, "hero + food → [0.5, 0, 0.5, 0, 0]; all zeros → the null context")
+
+
+# ------------------------------------------------------------------------------------- the guided DDIM loop
+def guided_sample(model, x_T, context, w, schedule, timesteps, guide, eta=0.0, generator=None):
+    """The reference for exercise (c): DDIM (Song et al., 2021, eq. 12) over ``timesteps`` [T, …, 0] from x_T
+    (B, C, H, W), with ε̃ = guide(ε_θ(x_t, t/T, c), ε_θ(x_t, t/T, ∅), w) at every step; every draw from
+    ``generator``. ``context``: (B, 5), the null context ∅ is its all-zero twin. Returns x_0 (B, C, H, W)."""
+    from dlhelpers.ddim import ddim_step
+    T, x = schedule.timesteps, x_T
+    null = torch.zeros_like(context)                                          # (B, 5): ∅
+    with torch.no_grad():
+        for t, t_prev in zip(timesteps[:-1], timesteps[1:]):
+            t_norm = torch.full((x.shape[0],), t / T, device=x.device)        # (B,)
+            eps_cond = model(x, t_norm, context)                              # ε_θ(x_t, c)  (B, C, H, W)
+            eps_uncond = model(x, t_norm, null)                               # ε_θ(x_t, ∅)  (B, C, H, W)
+            x = ddim_step(x, t, t_prev, guide(eps_cond, eps_uncond, w), schedule, eta=eta, generator=generator)
+    return x
+
+
+class _ContextStandIn(torch.nn.Module):
+    """A closed-form ε-"network": ε(x, t/T, c) = 0.5·x + (t/T)·b + Σ_k c_k·a_k (c = None: ∅). Records each call."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.b = torch.nn.Parameter(torch.randn(3, 8, 8, generator=g))               # (C, H, W)
+        self.a, self.calls = torch.randn(5, 3, 8, 8, generator=g), []                 # (K, C, H, W)
+
+    def forward(self, x, t, c=None):   # ContextUnet.forward's names; t is the normalised time t/T
+        B = x.shape[0]
+        c = torch.zeros(B, 5) if c is None else c
+        if not isinstance(c, torch.Tensor) or tuple(c.shape) != (B, 5):
+            raise ValueError(f"the context must have shape ({B}, 5) (or be None for ∅), got "
+                             f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
+        tn = torch.full((B,), float(t)) if isinstance(t, (int, float)) and not isinstance(t, bool) else t
+        ok = isinstance(tn, torch.Tensor) and tn.numel() in (1, B)
+        scale = tn.float().reshape(-1, 1, 1, 1).clamp(-2, 2) if ok else torch.zeros(B, 1, 1, 1)
+        out = 0.5 * x + scale * self.b + torch.einsum("bk,kchw->bchw", c.float(), self.a)
+        self.calls.append(dict(x=x.detach().clone(), t=t, c=c.detach().float().clone(), grad=torch.is_grad_enabled(),
+                               out=out.detach().clone()))
+        return out
+
+
+_GS, _TIMES = "guided_sample", [20, 17, 11, 6, 2, 0]   # uneven on purpose: a loop must walk the list it is given
+
+
+def _gs_time(call, T):
+    """The integer t of one model call, after checking it came as t/T (one value for the whole batch)."""
+    tn, n = call["t"], call["x"].shape[0]
+    if isinstance(tn, bool) or not isinstance(tn, (int, float, torch.Tensor)):
+        _fail(_GS, f"the model's second argument must be t/T, a (B,) float tensor; got {type(tn).__name__}")
+    if isinstance(tn, int) or isinstance(tn, torch.Tensor) and not tn.is_floating_point():
+        _fail(_GS, "the model was given the integer t; it expects the normalised time t/T, a (B,) float tensor")
+    if isinstance(tn, torch.Tensor):
+        if tn.numel() not in (1, n) or not bool((tn == tn.reshape(-1)[0]).all()):
+            _fail(_GS, f"t/T must hold the same value for each of the {n} images, shape ({n},); got {tn.tolist()}")
+        tn = float(tn.reshape(-1)[0])
+    if tn > 1 + 1e-6:
+        _fail(_GS, f"the model was given t = {tn:g}; it expects the normalised time t/T (a float in 0…1)")
+    return round(tn * T)
+
+
+def _gs_order_hint(seen):
+    if seen == sorted(seen) and seen[0] < _TIMES[0]:
+        return "the timesteps ran in the wrong order, upwards; walk them in the order given, T first, down to 0"
+    if seen == _TIMES:
+        return ("the model was also called at t = 0: a step goes from t to t_prev, so the pairs are "
+                "(timesteps[i], timesteps[i + 1]) and the last one ends at 0")
+    if len(seen) == len(_TIMES) - 1:
+        return (f"the model saw t = {seen}, not the timesteps you were given {_TIMES[:-1]}: loop over the "
+                "`timesteps` argument, do not make your own")
+    return f"the model saw t = {seen}; expected one step at each of {_TIMES[:-1]} (then t_prev = {_TIMES[1:]})"
+
+
+def _gs_steps(calls, x_T, context, T):
+    """Group the model's calls by step: per step t, the x each call saw, ε_cond and ε_uncond ((B, C, H, W) each)."""
+    B, steps = x_T.shape[0], []
+    for call in calls:
+        t, n = _gs_time(call, T), call["x"].shape[0]
+        if not steps or steps[-1]["t"] != t:
+            steps.append({"t": t, "xs": [], "cond": None, "uncond": None})
+        if n % B:
+            _fail(_GS, f"the model got {n} images at once; expected {B} (or {2 * B} in one batched call)")
+        for k in range(0, n, B):
+            c, key = call["c"][k:k + B], "uncond"
+            if c.any():
+                key = "cond" if _close(c, context, 1e-6) else _fail(
+                    _GS, "the model got a context that is neither `context` nor the null context (all zeros)")
+            steps[-1][key] = call["out"][k:k + B]
+            steps[-1]["xs"].append(call["x"][k:k + B])
+    seen = [s["t"] for s in steps]
+    if seen != _TIMES[:-1]:
+        _fail(_GS, _gs_order_hint(seen))
+    for s in steps:
+        if s["uncond"] is None:
+            _fail(_GS, f"at t = {s['t']} the model was never asked with the null context: the guidance needs a "
+                       "second call ε_θ(x_t, ∅) with the context all zeros (torch.zeros_like(context))")
+        if s["cond"] is None:
+            _fail(_GS, f"at t = {s['t']} the model never got `context`: ε_cond = ε_θ(x_t, c) needs it")
+    return steps
+
+
+def _gs_step_hint(x_next, x, s, t_prev, w, schedule, eta):
+    """Name what the step did instead of ddim_step(x, t, t_prev, guide(ε_c, ε_∅, w), …), or None."""
+    from dlhelpers.ddim import ddim_step
+    ec, eu, t = s["cond"], s["uncond"], s["t"]
+
+    def step(eps, to=t_prev, e=eta):
+        return ddim_step(x, t, to, eps, schedule, eta=e, z=torch.zeros_like(x))
+    variants = [
+        (step(ec), "guidance was not applied: the step used ε_cond alone; step with guide(eps_cond, eps_uncond, w)"),
+        (step(eu), "the step used ε_uncond (the null-context prediction) alone; use guide(eps_cond, eps_uncond, w)"),
+        (step(guided_eps(eu, ec, w)), "guidance scale misapplied: ε_cond and ε_uncond are swapped; call "
+                                      "guide(eps_cond, eps_uncond, w)"),
+        (step(guided_eps(ec, eu, w + 1)), "guidance scale misapplied: the step used w + 1 (the paper's convention); "
+                                          "pass w to guide as it is"),
+        (step(guided_eps(ec, eu, w), to=t - 1), "the step went to t − 1; ddim_step must jump to t_prev, the next "
+                                                "entry of timesteps"),
+    ]
+    if eta > 0 and t_prev > 0:
+        variants.insert(0, (step(guided_eps(ec, eu, w), e=0.0), "eta was not passed on: at η = 1 ddim_step must add "
+                                                               "fresh noise, ddim_step(…, eta=eta, generator=…)"))
+    return next((hint for value, hint in variants if _close(x_next, value, 1e-5)), None)
+
+
+def _gs_run(fn, w, eta, gen_seed, global_seed, B=4):
+    from dlhelpers.schedules import NoiseSchedule
+    schedule = NoiseSchedule.linear(_TIMES[0], 0.01, 0.2)                     # short and noisy: noise matters
+    x_T = torch.randn(B, 3, 8, 8, generator=torch.Generator().manual_seed(0))   # (B, C, H, W)
+    context = torch.eye(5)[torch.arange(B) % 5]                                 # (B, 5), one-hot rows
+    model, kept = _ContextStandIn(seed=1), x_T.clone()
+    gen = None if gen_seed is None else torch.Generator().manual_seed(gen_seed)
+    with torch.random.fork_rng(devices=[]):                                      # leave the notebook's RNG alone
+        torch.manual_seed(global_seed)
+        try:
+            out = fn(model, x_T, context.clone(), w, schedule, list(_TIMES), guided_eps, eta, gen)
+        except (NotImplementedError, ExerciseError):
+            _call(_GS, fn, model, x_T, context, w, schedule, list(_TIMES), guided_eps, eta, gen)
+        except Exception as exc:  # noqa: BLE001 - say what the calls so far show, else report the exception
+            seen = list(dict.fromkeys(_gs_time(c, schedule.timesteps) for c in model.calls))
+            if seen and seen != _TIMES[:-1][:len(seen)]:
+                _fail(_GS, _gs_order_hint(seen))
+            _fail(_GS, f"your function raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    if isinstance(out, tuple):
+        _fail(_GS, "return only x (a tensor), not a tuple")
+    _expect_tensor(_GS, out, x_T.shape)
+    if not torch.equal(x_T, kept):
+        _fail(_GS, "x_T was changed in place; start with x = x_T and let ddim_step return the new x")
+    return x_T, context, schedule, model, out
+
+
+def _gs_walk(fn, w, eta, gen_seed):
+    """One run, checked step by step against the model's own ε's; returns its output."""
+    from dlhelpers.ddim import ddim_step
+    x_T, context, schedule, model, out = _gs_run(fn, w, eta, gen_seed, global_seed=1)
+    if not model.calls:
+        _fail(_GS, "the model was never called: ε_cond = model(x, t_norm, context) at every step")
+    steps = _gs_steps(model.calls, x_T, context, schedule.timesteps)
+    if any(call["grad"] for call in model.calls):
+        _fail(_GS, "autograd was on: wrap the loop in `with torch.no_grad():` (sampling needs no gradients)")
+    x = x_T
+    for i, (s, t_prev) in enumerate(zip(steps, _TIMES[1:])):
+        last = i + 1 == len(steps)
+        x_next = out if last else steps[i + 1]["xs"][0]
+        if not last and (_close(x_next, x, 1e-6) or any(not _close(v, x_next, 1e-6) for v in steps[i + 1]["xs"])):
+            _fail(_GS, f"after t = {s['t']} the model saw a stale x: give every call the current x, updated by "
+                       "x = ddim_step(x, …) at every step")
+        if last and _close(out, x_T, 1e-6):
+            _fail(_GS, "you returned x_T, the starting noise; return the x the loop ends with")
+        hint = _gs_step_hint(x_next, x, s, t_prev, w, schedule, eta)
+        if hint:
+            _fail(_GS, hint)
+        mean = ddim_step(x, s["t"], t_prev, guided_eps(s["cond"], s["uncond"], w), schedule, eta=eta,
+                         z=torch.zeros_like(x))
+        ab, abp = schedule.alpha_bar[s["t"]], schedule.alpha_bar[t_prev]
+        sigma = float(eta * ((1 - abp) / (1 - ab)).sqrt() * (1 - ab / abp).sqrt())
+        z = (x_next - mean) / max(sigma, 1e-12)
+        if sigma == 0 and not _close(x_next, mean, 1e-5):
+            where = "the result" if last else f"the x after t = {s['t']}"
+            _fail(_GS, f"{where} differs from ddim_step(x, t, t_prev, guide(eps_cond, eps_uncond, w), schedule, "
+                       "eta=eta, generator=generator) — the x you returned?")
+        if sigma > 0 and not (0.8 < float(z.std()) < 1.2 and abs(float(z.mean())) < 0.2):
+            _fail(_GS, f"at t = {s['t']}, η = {eta}: the step's noise is not σ_t·z with z ~ N(0, I) (std "
+                       f"{float(z.std()):.2f}); let ddim_step draw it: ddim_step(…, eta=eta, generator=generator)")
+        x = x_next
+    return out
+
+
+def check_guided_sample(fn):
+    """fn(model, x_T, context, w, schedule, timesteps, guide, eta=0.0, generator=None) → x_0: guided DDIM."""
+    _gs_walk(fn, 3.0, 0.0, 5)                   # deterministic: every step is checked exactly
+    out = _gs_walk(fn, 2.0, 1.0, 5)             # η = 1: fresh noise σ_t·z on every step but the last
+    if not _close(out, _gs_run(fn, 2.0, 1.0, 5, global_seed=2)[-1], 1e-6):
+        _fail(_GS, "the generator was ignored: the same generator gave different samples; draw every noise from "
+                   "it, ddim_step(…, generator=generator)")
+    if _close(out, _gs_run(fn, 2.0, 1.0, 6, global_seed=1)[-1], 1e-6):
+        _fail(_GS, "the generator was ignored: a different generator gave the same samples")
+    _gs_run(fn, 2.0, 1.0, None, global_seed=1)   # generator=None must work too (the global RNG)
+    _ok(_GS, "the timesteps as given, ε_cond and ε_uncond at every step, guided ε̃ into ddim_step, η = 1 noise "
+             "from the generator, under no_grad")
