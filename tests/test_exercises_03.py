@@ -1,237 +1,30 @@
-"""Notebook 3's exercises graded as nbgrader would: the source solution and genuinely different right answers pass
-both the visible check and the autograder; each classic mistake fails both; the student's stub fails.
-
-(a) my_add_noise, (b) my_loss (the check's model is an oracle: a right loss is ≈ 0), (c) my_train_step."""
+"""Notebook 3's helpers beyond the exercise catalogues (those live in dlhelpers/tools/catalogues/nb03.py and are
+graded by tests/test_catalogues.py): the checks leave the global RNG alone, the references behave like the library's
+trainer, and the measurement helpers (loss per t, its standard errors, paired differences, fixed-t training with
+context dropout) give exactly what they say."""
 from __future__ import annotations
 
 import pytest
-
-from tests.exercise_harness import exercise, grade
-
-NB = "03"
-
-# ----------------------------------------------------------------------------------------------- (a) add noise
-ADD_NOISE_RIGHT = {
-    "view": """
-def my_add_noise(x0, t, noise, schedule):
-    ab = schedule.alpha_bar[t].view(-1, 1, 1, 1)
-    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-""",
-    "gather_and_none_indexing": """
-def my_add_noise(x0, t, noise, schedule):
-    s = schedule.alpha_bar.gather(0, t).sqrt()[:, None, None, None]
-    return s * x0 + (1 - s ** 2).sqrt() * noise
-""",
-    "loop_per_image": """
 import torch
-def my_add_noise(x0, t, noise, schedule):
-    out = []
-    for i in range(x0.shape[0]):
-        ab = schedule.alpha_bar[int(t[i])]
-        out.append(ab.sqrt() * x0[i] + (1 - ab).sqrt() * noise[i])
-    return torch.stack(out)
-""",
-    "library": """
-def my_add_noise(x0, t, noise, schedule):
-    return schedule.add_noise(x0, t, noise)
-""",
-}
 
-_AB = "    ab = schedule.alpha_bar[t].view(-1, 1, 1, 1)\n"
-ADD_NOISE_WRONG = {
-    "no_sqrt_on_noise": _AB + "    return ab.sqrt() * x0 + (1 - ab) * noise\n",
-    "no_sqrt_on_x0": _AB + "    return ab * x0 + (1 - ab).sqrt() * noise\n",
-    "alpha_not_alpha_bar": "    a = schedule.alpha[t].view(-1, 1, 1, 1)\n    return a.sqrt() * x0 + (1 - a).sqrt() * noise\n",
-    "no_reshape": "    ab = schedule.alpha_bar[t]\n    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise\n",
-    "t_minus_one": "    ab = schedule.alpha_bar[t - 1].view(-1, 1, 1, 1)\n    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise\n",
-    "first_t_for_all": "    ab = schedule.alpha_bar[t[0]]\n    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise\n",
-    "swapped": _AB + "    return ab.sqrt() * noise + (1 - ab).sqrt() * x0\n",
-    "in_place": _AB + "    return x0.mul_(ab.sqrt()).add_((1 - ab).sqrt() * noise)\n",
-}
-
-# ----------------------------------------------------------------------------------------------- (b) loss
-SETUP_B = "import torch\n" + ADD_NOISE_RIGHT["view"]
-
-_LOSS_HEAD = "import torch\nimport torch.nn.functional as F\ndef my_loss(model, x0, context, schedule, generator):\n"
-_T = "    B, T = x0.shape[0], schedule.timesteps\n"
-_DRAW_T = "    t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)\n"
-_DRAW_N = "    noise = torch.randn(x0.shape, generator=generator, device=x0.device)\n"
-_XT = "    x_t = my_add_noise(x0, t, noise, schedule)\n"
-
-
-def _loss(body: str) -> str:
-    return _LOSS_HEAD + body
-
-
-LOSS_RIGHT = {
-    "solution_order": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                            + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "noise_first_inline_formula": _loss(_T + _DRAW_N + _DRAW_T
-                                        + "    ab = schedule.alpha_bar[t][:, None, None, None]\n"
-                                        + "    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise\n"
-                                        + "    return ((model(x_t, t / T, context) - noise) ** 2).mean()\n"),
-    "library_noising_and_float_division": _loss(
-        "    T = schedule.timesteps\n"
-        "    t = torch.randint(1, T + 1, (len(x0),), generator=generator, device=x0.device)\n"
-        "    eps = torch.randn(x0.shape, generator=generator, device=x0.device)\n"
-        "    pred = model(schedule.add_noise(x0, t, eps), t.to(torch.float32) / float(T), context)\n"
-        "    return F.mse_loss(pred, eps, reduction='mean')\n"),
-}
-
-LOSS_WRONG = {
-    "clean_image_to_model": _loss(_T + _DRAW_T + _DRAW_N
-                                  + "    return F.mse_loss(model(x0, t.float() / T, context), noise)\n"),
-    "two_different_noises": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                                  + "    target = torch.randn(x0.shape, generator=generator)\n"
-                                  + "    return F.mse_loss(model(x_t, t.float() / T, context), target)\n"),
-    "context_dropped": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                             + "    return F.mse_loss(model(x_t, t.float() / T), noise)\n"),
-    "t_not_normalised": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                              + "    return F.mse_loss(model(x_t, t.float(), context), noise)\n"),
-    "t_zero_allowed": _loss(_T + "    t = torch.randint(0, T, (B,), generator=generator)\n" + _DRAW_N + _XT
-                            + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "t_never_T": _loss(_T + "    t = torch.randint(1, T, (B,), generator=generator)\n" + _DRAW_N + _XT
-                       + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "one_t_for_the_batch": _loss(_T + "    t = torch.randint(1, T + 1, (1,), generator=generator).expand(B)\n"
-                                 + _DRAW_N + _XT
-                                 + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "target_x0": _loss(_T + _DRAW_T + _DRAW_N + _XT + "    return F.mse_loss(model(x_t, t.float() / T, context), x0)\n"),
-    "t_drawn_twice": _loss(_T + _DRAW_T + _DRAW_N + _XT + _DRAW_T
-                           + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "global_rng": _loss(_T + "    t = torch.randint(1, T + 1, (B,))\n    noise = torch.randn(x0.shape)\n" + _XT
-                        + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "hard_coded_T": _loss("    B, T = x0.shape[0], 500\n" + _DRAW_T + _DRAW_N + _XT
-                          + "    return F.mse_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "sum_not_mean": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                          + "    return F.mse_loss(model(x_t, t.float() / T, context), noise, reduction='sum')\n"),
-    "absolute_error": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                            + "    return F.l1_loss(model(x_t, t.float() / T, context), noise)\n"),
-    "returns_item": _loss(_T + _DRAW_T + _DRAW_N + _XT
-                          + "    return F.mse_loss(model(x_t, t.float() / T, context), noise).item()\n"),
-}
-
-# ----------------------------------------------------------------------------------------------- (c) train step
-SETUP_C = SETUP_B + LOSS_RIGHT["solution_order"]
-_STEP = "import torch\ndef my_train_step(model, optimizer, x0, context, schedule, generator):\n"
-_LOSS_CALL = "    loss = my_loss(model, x0, context, schedule, generator)\n"
-
-STEP_RIGHT = {
-    "solution_order": _STEP + "    optimizer.zero_grad()\n" + _LOSS_CALL
-                      + "    loss.backward()\n    optimizer.step()\n    return loss.item()\n",
-    "model_zero_grad_after_loss": _STEP + _LOSS_CALL + "    model.zero_grad(set_to_none=True)\n"
-                                  + "    loss.backward()\n    optimizer.step()\n    return float(loss)\n",
-    "manual_grad_reset": _STEP + "    for p in model.parameters():\n        p.grad = None\n" + _LOSS_CALL
-                         + "    loss.backward()\n    optimizer.step()\n    return float(loss.detach())\n",
-}
-
-STEP_WRONG = {
-    "no_zero_grad": _STEP + _LOSS_CALL + "    loss.backward()\n    optimizer.step()\n    return loss.item()\n",
-    "zero_grad_between_backward_and_step": _STEP + _LOSS_CALL + "    loss.backward()\n    optimizer.zero_grad()\n"
-                                           + "    optimizer.step()\n    return loss.item()\n",
-    "zero_grad_at_the_end": _STEP + _LOSS_CALL + "    loss.backward()\n    optimizer.step()\n"
-                            + "    optimizer.zero_grad()\n    return loss.item()\n",
-    "no_step": _STEP + "    optimizer.zero_grad()\n" + _LOSS_CALL + "    loss.backward()\n    return loss.item()\n",
-    "no_backward": _STEP + "    optimizer.zero_grad()\n" + _LOSS_CALL + "    optimizer.step()\n    return loss.item()\n",
-    "returns_tensor": _STEP + "    optimizer.zero_grad()\n" + _LOSS_CALL
-                      + "    loss.backward()\n    optimizer.step()\n    return loss\n",
-    "returns_nothing": _STEP + "    optimizer.zero_grad()\n" + _LOSS_CALL + "    loss.backward()\n    optimizer.step()\n",
-    "two_steps": _STEP + "    optimizer.zero_grad()\n" + _LOSS_CALL
-                 + "    loss.backward()\n    optimizer.step()\n    optimizer.step()\n    return loss.item()\n",
-    "own_optimizer": _STEP + "    opt = torch.optim.Adam(model.parameters())\n    opt.zero_grad()\n" + _LOSS_CALL
-                     + "    loss.backward()\n    opt.step()\n    return loss.item()\n",
-    "fresh_generator": _STEP + "    optimizer.zero_grad()\n"
-                       + "    loss = my_loss(model, x0, context, schedule, torch.Generator().manual_seed(0))\n"
-                       + "    loss.backward()\n    optimizer.step()\n    return loss.item()\n",
-    "context_dropped": _STEP + "    optimizer.zero_grad()\n    loss = my_loss(model, x0, None, schedule, generator)\n"
-                       + "    loss.backward()\n    optimizer.step()\n    return loss.item()\n",
-}
-
-EXERCISES = {
-    "nb03_add_noise": ("", ADD_NOISE_RIGHT, ADD_NOISE_WRONG),
-    "nb03_training_loss": (SETUP_B, LOSS_RIGHT, LOSS_WRONG),
-    "nb03_train_step": (SETUP_C, STEP_RIGHT, STEP_WRONG),
-}
-
-
-def _wrap(grade_id: str, body: str) -> str:
-    if grade_id == "nb03_add_noise" and not body.lstrip().startswith(("def", "import")):
-        return "def my_add_noise(x0, t, noise, schedule):\n" + body
-    return body
-
-
-def _cases(kind: int):
-    return [pytest.param(gid, name, src, id=f"{gid}-{name}")
-            for gid, parts in EXERCISES.items() for name, src in parts[kind].items()]
-
-
-@pytest.mark.parametrize("grade_id,name,answer", _cases(1))
-def test_right_answers_pass_both(grade_id, name, answer):
-    out = grade(NB, grade_id, _wrap(grade_id, answer), setup=EXERCISES[grade_id][0])
-    assert out.visible and out.autograder, f"{grade_id} right answer {name!r} failed: {out.message}"
-
-
-@pytest.mark.parametrize("grade_id,name,answer", _cases(2))
-def test_classic_mistakes_fail_both(grade_id, name, answer):
-    out = grade(NB, grade_id, _wrap(grade_id, answer), setup=EXERCISES[grade_id][0])
-    assert not out.visible and not out.autograder, \
-        f"{grade_id} wrong answer {name!r}: visible={out.visible}, autograder={out.autograder}"
-
-
-@pytest.mark.parametrize("grade_id", list(EXERCISES))
-def test_source_solution_passes_and_stub_fails(grade_id):
-    ex, setup = exercise(NB, grade_id), EXERCISES[grade_id][0]
-    out = grade(NB, grade_id, ex.solution, setup=setup)
-    assert out.visible and out.autograder, out.message
-    out = grade(NB, grade_id, ex.stub, setup=setup)
-    assert not out.visible and not out.autograder
-    assert "not implemented yet" in out.message
-
-
-@pytest.mark.parametrize("grade_id,name,hint", [
-    ("nb03_training_loss", "clean_image_to_model", "clean x0"),
-    ("nb03_training_loss", "two_different_noises", "another noise"),
-    ("nb03_training_loss", "context_dropped", "no context"),
-    ("nb03_training_loss", "t_not_normalised", "normalised time"),
-    ("nb03_training_loss", "t_zero_allowed", "t = 0"),
-    ("nb03_training_loss", "target_x0", "target is x0"),
-    ("nb03_training_loss", "t_drawn_twice", "do not match"),
-    ("nb03_training_loss", "global_rng", "generator"),
-    ("nb03_training_loss", "hard_coded_T", "T = 100"),
-    ("nb03_training_loss", "sum_not_mean", "sum instead of the mean"),
-    ("nb03_train_step", "no_zero_grad", "zero_grad() before"),
-    ("nb03_train_step", "zero_grad_between_backward_and_step", "did not change"),
-    ("nb03_train_step", "returns_tensor", "loss.item()"),
-    ("nb03_train_step", "two_steps", "one optimizer.step()"),
-    ("nb03_train_step", "fresh_generator", "generator"),
-    ("nb03_add_noise", "no_reshape", "(B, 1, 1, 1)"),
-    ("nb03_add_noise", "t_minus_one", "off by one"),
-    ("nb03_add_noise", "first_t_for_all", "each image's own t"),
-])
-def test_the_check_names_the_mistake(grade_id, name, hint):
-    answer = EXERCISES[grade_id][2][name]
-    out = grade(NB, grade_id, _wrap(grade_id, answer), setup=EXERCISES[grade_id][0])
-    assert hint in out.message, f"{grade_id}/{name}: expected {hint!r} in {out.message!r}"
+from dlhelpers.schedules import NoiseSchedule
 
 
 # ----------------------------------------------------------------------------------------------- side effects
 def test_checks_leave_the_notebooks_global_rng_alone():
-    import torch
-
-    from dlhelpers.notebook.checks.training import (check_train_step, check_training_loss, reference_loss,
-                                                    reference_train_step)
+    from dlhelpers.notebook.checks.training import (check_context_dropout, check_train_step, check_training_loss,
+                                                    reference_drop_context, reference_loss, reference_train_step)
     torch.manual_seed(123)
     state = torch.get_rng_state()
     check_training_loss(reference_loss)
+    check_context_dropout(reference_drop_context)
     check_train_step(reference_train_step)
     assert torch.equal(torch.get_rng_state(), state), "a check reseeded the student's global RNG"
 
 
 # ----------------------------------------------------------------------------------------------- pictures
 def test_loss_per_t_is_zero_for_an_exact_model_and_one_for_a_zero_model():
-    import torch
-
     from dlhelpers.notebook.training_pictures import loss_per_t
-    from dlhelpers.schedules import NoiseSchedule
 
     s = NoiseSchedule.linear(100)
     x0 = torch.rand(40, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1   # (N, C, H, W)
@@ -266,13 +59,88 @@ def test_loss_per_t_is_zero_for_an_exact_model_and_one_for_a_zero_model():
     (dict(schedule="linear"), TypeError, "schedule"),
 ])
 def test_loss_per_t_rejects_bad_arguments_by_name(kwargs, error, name):
-    import torch
-
     from dlhelpers.notebook.training_pictures import loss_per_t
-    from dlhelpers.schedules import NoiseSchedule
 
     args = dict(model=torch.nn.Identity(), images=torch.zeros(10, 3, 4, 4), contexts=None,
                 schedule=NoiseSchedule.linear(50), generator=torch.Generator(), buckets=2, per_bucket=5)
     args.update(kwargs)
     with pytest.raises(error, match=name):
         loss_per_t(**args)
+
+
+# ----------------------------------------------------------------------------------------------- context dropout
+def test_reference_drop_context_drops_whole_rows_like_the_trainer():
+    """Same draw as dlhelpers.training (one uniform per image, (B, 1), dropped below p): the same generator state
+    gives the same rows, each either unchanged or all zeros, and the input is left alone."""
+    from dlhelpers.notebook.checks.training import reference_drop_context
+
+    c = torch.rand(1000, 5, generator=torch.Generator().manual_seed(0)) + 0.1
+    out = reference_drop_context(c.clone(), 0.3, torch.Generator().manual_seed(1))
+    keep = torch.rand((1000, 1), generator=torch.Generator().manual_seed(1)) >= 0.3
+    assert torch.equal(out, c * keep)
+    zero = (out == 0).all(1)
+    assert ((out == c).all(1) | zero).all() and 0.25 < zero.float().mean() < 0.35
+    assert reference_drop_context(c, 0.0, torch.Generator()).equal(c)
+    assert not reference_drop_context(c, 1.0, torch.Generator()).any()
+
+
+def test_train_with_fixed_t_drops_contexts_at_the_rate_asked():
+    from dlhelpers.notebook.training_pictures import train_with_fixed_t
+
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w, self.seen = torch.nn.Parameter(torch.zeros(())), []
+
+        def forward(self, x, t, c=None):
+            self.seen.append(c.detach().clone())
+            return torch.zeros_like(x) + self.w
+
+    images, contexts = torch.zeros(64, 3, 4, 4), torch.eye(4)[torch.arange(64) % 4]
+    for p, lo, hi in [(0.0, 0.0, 0.0), (0.5, 0.4, 0.6), (1.0, 1.0, 1.0)]:
+        spy = Spy()
+        train_with_fixed_t(spy, torch.optim.SGD(spy.parameters(), lr=0.1), images, contexts, NoiseSchedule.linear(50),
+                           torch.Generator().manual_seed(0), t_fixed=25, steps=20, batch_size=32, p_uncond=p)
+        seen = torch.cat(spy.seen)                                                   # (20·32, 4)
+        zero = (seen == 0).all(1)
+        assert (zero | (seen.sum(1) == 1)).all(), "a context is kept whole or dropped whole"
+        assert lo <= zero.float().mean() <= hi, (p, zero.float().mean())
+    with pytest.raises(ValueError, match="p_uncond"):
+        train_with_fixed_t(Spy(), torch.optim.SGD(Spy().parameters(), lr=0.1), images, contexts,
+                           NoiseSchedule.linear(50), torch.Generator(), t_fixed=25, steps=1, batch_size=8, p_uncond=1.5)
+
+
+# ----------------------------------------------------------------------------------------------- standard errors
+def test_loss_per_t_keeps_each_images_error_and_its_standard_error():
+    from dlhelpers.notebook.training_pictures import loss_per_t
+
+    class Half(torch.nn.Module):             # off by exactly 0.5 for images 0, 2, 4, …, exact for the others
+        def forward(self, x, t, c=None):
+            return c[:, :1, None, None].expand_as(x) * 0.5 + eps_of(x, t)
+
+    s = NoiseSchedule.linear(100)
+    x0 = torch.zeros(40, 3, 4, 4)                                               # x_t = √(1 − ᾱ_t) ε
+    eps_of = lambda x, t: x / (1 - s.alpha_bar[(t * 100).round().long()]).sqrt().view(-1, 1, 1, 1)
+    c = (torch.arange(40) % 2 == 0).float()[:, None].repeat(1, 2)               # (40, 2): 1 for even images
+    out = loss_per_t(Half(), x0, c, s, torch.Generator().manual_seed(0), buckets=2, per_bucket=20)
+    assert out.per_image.shape == (2, 20)
+    assert torch.allclose(out.per_image[0], torch.tensor([0.25, 0.0] * 10, dtype=out.per_image.dtype), atol=1e-6)
+    assert out.mse == pytest.approx([0.125, 0.125], abs=1e-6)
+    want_se = torch.tensor([0.25, 0.0] * 10).std().item() / 20 ** 0.5             # sample std / √n
+    assert out.se == pytest.approx([want_se, want_se], rel=1e-5)
+
+
+def test_paired_difference_is_the_mean_and_standard_error_of_b_minus_a():
+    from dlhelpers.notebook.training_pictures import LossPerT, paired_difference
+
+    a = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    b = a + torch.tensor([[0.1, 0.3, 0.1, 0.3], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
+    A, B = (LossPerT([0, 5, 10], x.mean(1).tolist(), 4, x) for x in (a, b))
+    mean, se = paired_difference(A, B)
+    assert mean == pytest.approx([0.2, 1.0])
+    assert se == pytest.approx([torch.tensor([0.1, 0.3, 0.1, 0.3]).std().item() / 2, 0.0], abs=1e-7)
+    assert A.se[0] == pytest.approx(a[0].std().item() / 2)                       # unpaired: much larger
+    with pytest.raises(ValueError, match="same buckets"):
+        paired_difference(A, LossPerT([0, 4, 10], [0.0, 0.0], 4, a))
+    with pytest.raises(TypeError, match="LossPerT"):
+        paired_difference(A, LossPerT([0, 5, 10], [0.0, 0.0], 4))

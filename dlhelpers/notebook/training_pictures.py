@@ -5,7 +5,8 @@
   (2021, eq. 17, ᾱ_t = f(t)/f(0), f(t) = cos²((t/T + s)/(1 + s) · π/2)).
 * ``loss_per_t``: the simplified loss of Ho et al. (2020, eq. 14), ‖ε − ε_θ(√ᾱ_t x₀ + √(1 − ᾱ_t) ε, t/T, c)‖², averaged
   per bucket of t instead of over all t (fp32, a fixed generator, t stratified so every bucket gets the same number
-  of images). ``plot_loss_per_t`` draws one curve per model.
+  of images), with each image's own error kept for standard errors; ``paired_difference`` compares two models on the
+  same images, t and noise. ``plot_loss_per_t`` draws one curve per model.
 * ``fixed_t_loss`` / ``train_with_fixed_t``: the same loss and training step with one fixed t for every image, the
   "wrong" recipe the notebook compares with Algorithm 1's random t.
 * ``LiveLossPlot``: a loss curve that redraws itself in the notebook while a training loop runs.
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 
 from dlhelpers.devices import model_device, same_device
 from dlhelpers.schedules import NoiseSchedule
-from dlhelpers.validation import check_generator, check_image_batch, check_positive_int
+from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_real
 
 
 def _check_schedule(schedule, name: str = "schedule") -> None:
@@ -65,10 +66,27 @@ class LossPerT:
     edges: list[int]          # bucket b holds t in edges[b] < t ≤ edges[b + 1]
     mse: list[float]          # mean squared error of the predicted noise in each bucket
     n: int                    # images per bucket
+    per_image: torch.Tensor | None = None   # (buckets, n): each image's own MSE, for standard errors
 
     @property
     def centers(self) -> list[float]:
         return [(a + b + 1) / 2 for a, b in zip(self.edges[:-1], self.edges[1:])]
+
+    @property
+    def se(self) -> list[float]:
+        """The standard error of each bucket's MSE over its n images."""
+        return (self.per_image.std(dim=1) / self.n ** 0.5).tolist()
+
+
+def paired_difference(a: LossPerT, b: LossPerT) -> tuple[list[float], list[float]]:
+    """Per bucket: the mean of b − a over the same images, t and noise (``loss_per_t`` with equally seeded
+    generators), and its standard error. Pairing removes the image-to-image spread both curves share."""
+    if not isinstance(a, LossPerT) or not isinstance(b, LossPerT) or a.per_image is None or b.per_image is None:
+        raise TypeError("a and b must be LossPerT results of loss_per_t")
+    if a.edges != b.edges or a.per_image.shape != b.per_image.shape:
+        raise ValueError("a and b must come from loss_per_t with the same buckets and per_bucket")
+    d = b.per_image - a.per_image                                                   # (buckets, n)
+    return d.mean(dim=1).tolist(), (d.std(dim=1) / d.shape[1] ** 0.5).tolist()
 
 
 @torch.no_grad()
@@ -94,24 +112,25 @@ def loss_per_t(model, images, contexts, schedule, generator: torch.Generator, bu
     edges = [round(b * T / buckets) for b in range(buckets + 1)]
     was_training = model.training
     model.eval()
-    mse = []
+    rows = []
     try:
         for b, (lo, hi) in enumerate(pairwise(edges)):
-            total, first = 0.0, b * per_bucket
+            first, row = b * per_bucket, []
             for i in range(first, first + per_bucket, batch_size):
                 xb = x0[i:min(i + batch_size, first + per_bucket)]
                 t = torch.randint(lo + 1, hi + 1, (len(xb),), generator=generator, device=device)    # (b,)
                 eps = torch.randn(xb.shape, generator=generator, device=device)                       # (b, C, H, W)
                 pred = model(s.add_noise(xb, t, eps), t.float() / T, c[i:i + len(xb)] if c is not None else None)
-                total += F.mse_loss(pred.float(), eps, reduction="sum").item()
-            mse.append(total / (per_bucket * x0[0].numel()))
+                row.append((pred.float() - eps).pow(2).flatten(1).mean(1).double().cpu())            # (b,)
+            rows.append(torch.cat(row))
     finally:
         model.train(was_training)
-    return LossPerT(edges, mse, per_bucket)
+    per_image = torch.stack(rows)                                                                     # (buckets, n)
+    return LossPerT(edges, per_image.mean(dim=1).tolist(), per_bucket, per_image)
 
 
 def plot_loss_per_t(curves: dict[str, LossPerT], ax=None, title: str = "loss against t"):
-    """One line per model: the mean squared noise error in each t bucket; returns the axes."""
+    """One line per model: the mean squared noise error in each t bucket, ± 1 s.e.; returns the axes."""
     import matplotlib.pyplot as plt
 
     if not isinstance(curves, dict) or not curves:
@@ -122,7 +141,8 @@ def plot_loss_per_t(curves: dict[str, LossPerT], ax=None, title: str = "loss aga
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
     for label, curve in curves.items():
-        ax.plot(curve.centers, curve.mse, "o-", ms=3, label=label)
+        ax.errorbar(curve.centers, curve.mse, yerr=None if curve.per_image is None else curve.se, fmt="o-", ms=3,
+                    capsize=2, label=label)                            # error bars: ± 1 s.e. over the images
     n = next(iter(curves.values())).n
     ax.set(xlabel="t (bucket centre)", ylabel="MSE of the predicted noise", yscale="log",
            title=f"{title} ({n} images per bucket)")
@@ -144,8 +164,9 @@ def fixed_t_loss(model, x0, context, schedule, generator, t_fixed: int):
 
 
 def train_with_fixed_t(model, optimizer, images, contexts, schedule, generator, t_fixed: int, steps: int,
-                       batch_size: int) -> list[float]:
-    """``steps`` training steps (zero_grad, fixed-t loss, backward, step) on random batches; returns the losses."""
+                       batch_size: int, p_uncond: float = 0.0) -> list[float]:
+    """``steps`` training steps (zero_grad, fixed-t loss, backward, step) on random batches, each context replaced
+    by the null context (zeros) with probability ``p_uncond`` as in ``train``; returns the losses."""
     _check_data(images, contexts)
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size", high=images.shape[0])
@@ -153,13 +174,16 @@ def train_with_fixed_t(model, optimizer, images, contexts, schedule, generator, 
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if generator is None:
         raise TypeError("generator must be a torch.Generator (every random draw takes one)")
+    p_uncond = check_real(p_uncond, "p_uncond", low=0.0, high=1.0)
     model.train()
     losses = []
     for _ in range(steps):
         idx = torch.randint(0, images.shape[0], (batch_size,), generator=generator, device=images.device)
+        c = contexts[idx] if contexts is not None else None
+        if c is not None and p_uncond > 0:
+            c = c * (torch.rand((batch_size, 1), generator=generator, device=c.device) >= p_uncond)     # (B, K)
         optimizer.zero_grad()
-        loss = fixed_t_loss(model, images[idx], contexts[idx] if contexts is not None else None, schedule,
-                            generator, t_fixed)
+        loss = fixed_t_loss(model, images[idx], c, schedule, generator, t_fixed)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())

@@ -1,19 +1,12 @@
-"""Notebook 3 (training): forward noising, the loss, the training step — checks and the references later cells use.
+"""Notebook 3 (training): checks of exercises (a)–(d) and the references later cells use (``yours_or_reference``).
 
-Ho et al., DDPM, 2020, arXiv:2006.11239: eq. (4) reparameterised, x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε, and the simplified
-loss eq. (14), L = E_{t ~ U{1…T}, ε ~ N(0, I)} ‖ε − ε_θ(x_t, t/T, c)‖² (Algorithm 1).
-
-* ``check_add_noise``: exercise (a), ``my_add_noise(x0, t, noise, schedule)`` with a (B,) t.
-* ``check_training_loss``: exercise (b), ``my_loss(model, x0, context, schedule, generator)``. The stand-in model is
-  an *oracle*: it decodes each image's x₀ from its context and returns ε̂ = (x_t − √ᾱ_t x₀)/√(1 − ᾱ_t) from the x_t and
-  t/T it is given, so a correct loss is ≈ 0 and clean input, a dropped context, a wrong or unnormalised t, t = 0,
-  two different noises, or the wrong target all give a clearly non-zero loss (or are recognised from its inputs).
-* ``check_train_step``: exercise (c), ``my_train_step(model, optimizer, x0, context, schedule, generator)`` → float.
-  The stand-in model predicts a constant b per channel, so the loss is ≈ 1 + b² and one SGD step moves b by
-  −lr·(2/3)·b: leftover gradients, a missing backward/step or a second step show up in how far b moved.
-
-``reference_add_noise``, ``reference_loss`` and ``reference_train_step`` have the students' signatures (for
-``yours_or_reference``). Each check prints one ✓ line or raises ``ExerciseError`` naming the likely mistake.
+(a) ``my_add_noise(x0, t, noise, schedule)``, DDPM eq. (4) (Ho et al. 2020, arXiv:2006.11239) with a (B,) t. (b)
+``my_loss(model, x0, context, schedule, generator)``, eq. (14): the stand-in model is an oracle that decodes x₀ from
+the context and returns ε̂ = (x_t − √ᾱ_t x₀)/√(1 − ᾱ_t), so a right loss is ≈ 0. (c) ``my_drop_context(context,
+p_uncond, generator)``: each row the null context (zeros, ContextUnet's ``c=None``) with probability p_uncond (Ho &
+Salimans 2022, arXiv:2207.12598, Algorithm 1). (d) ``my_train_step(model, optimizer, x0, context, schedule,
+generator, p_uncond)`` → float: the stand-in predicts a constant b per channel, loss ≈ 1 + b², and one SGD step moves
+b by −lr·(2/3)·b.
 """
 from __future__ import annotations
 
@@ -38,10 +31,16 @@ def reference_loss(model, x0, context, schedule, generator):
     return diffusion_loss(model, x0, context, schedule, generator, p_uncond=0.0, precision="fp32")
 
 
-def reference_train_step(model, optimizer, x0, context, schedule, generator):
-    """One optimizer step on ``reference_loss``: zero_grad, loss, backward, step; returns the loss as a float."""
+def reference_drop_context(context, p_uncond, generator):
+    """Each row of ``context`` (B, K) replaced by the null context (zeros) with probability p_uncond, as ``train``."""
+    keep = torch.rand((context.shape[0], 1), generator=generator, device=context.device) >= p_uncond   # (B, 1)
+    return context * keep
+
+
+def reference_train_step(model, optimizer, x0, context, schedule, generator, p_uncond):
+    """One optimizer step on ``reference_loss`` of the dropped-out contexts; returns the loss as a float."""
     optimizer.zero_grad(set_to_none=True)
-    loss = reference_loss(model, x0, context, schedule, generator)
+    loss = reference_loss(model, x0, reference_drop_context(context, p_uncond, generator), schedule, generator)
     loss.backward()
     optimizer.step()
     return loss.item()
@@ -51,22 +50,18 @@ def reference_train_step(model, optimizer, x0, context, schedule, generator):
 def check_add_noise(fn):
     """fn(x0, t, noise, schedule) → √ᾱ_t x0 + √(1 − ᾱ_t) ε, t a (B,) tensor, one timestep per image."""
     name, s = "add_noise", _SCHEDULE
-    g = torch.Generator().manual_seed(1)
-    x0, noise = torch.randn(16, 3, 16, 16, generator=g), torch.randn(16, 3, 16, 16, generator=g)   # (B, C, H, W)
+    x0, noise = torch.randn(2, 16, 3, 16, 16, generator=torch.Generator().manual_seed(1))   # 2 × (B, C, H, W)
     t = torch.tensor([1, 500, 250, 3, 77, 420, 130, 499, 10, 300, 2, 460, 50, 200, 350, 100])       # (B,)
-    x0_in, noise_in, t_in = x0.clone(), noise.clone(), t.clone()
-    out = _call(name, fn, x0_in, t_in, noise_in, s)
+    out = _call(name, fn, x0_in := x0.clone(), t_in := t.clone(), noise_in := noise.clone(), s)
     if not (torch.equal(x0_in, x0) and torch.equal(noise_in, noise) and torch.equal(t_in, t)):
         _fail(name, "your function changed x0, t or noise in place; compute a new tensor instead")
     ab = s.alpha_bar[t]                                                  # (B,)
     if isinstance(out, torch.Tensor) and out.shape == x0.shape and _close(out, ab.sqrt() * x0 + (1 - ab).sqrt() * noise):
         _fail(name, "ᾱ_t of shape (B,) was broadcast along the image width; reshape it to (B, 1, 1, 1)")
     _expect_tensor(name, out, x0.shape)
-    want = s.add_noise(x0, t, noise)
-    if _close(out, want):
+    if _close(out, want := s.add_noise(x0, t, noise)):
         return _ok(name, "x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε for 16 images, each at its own t")
-    ab, a = ab.view(-1, 1, 1, 1), s.alpha[t].view(-1, 1, 1, 1)          # (B, 1, 1, 1)
-    ab_prev = s.alpha_bar[t - 1].view(-1, 1, 1, 1)
+    ab, a, ab_prev = (v.view(-1, 1, 1, 1) for v in (ab, s.alpha[t], s.alpha_bar[t - 1]))   # (B, 1, 1, 1)
     hints = [
         (ab.sqrt() * x0 + (1 - ab) * noise, "the noise is scaled by (1 − ᾱ_t); it needs the square root √(1 − ᾱ_t)"),
         (ab * x0 + (1 - ab).sqrt() * noise, "x0 is scaled by ᾱ_t; it needs the square root √ᾱ_t"),
@@ -75,9 +70,7 @@ def check_add_noise(fn):
         (ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * noise,
          "off by one: index alpha_bar with t itself (index 0 is the clean image), not t − 1"),
     ]
-    for value, hint in hints:
-        if _close(out, value):
-            _fail(name, hint)
+    [_fail(name, hint) for value, hint in hints if _close(out, value)]
     right = [bool(_close(out[i], want[i])) for i in range(len(t))]
     if any(right):
         _fail(name, f"right for {sum(right)} of {len(t)} images: index ᾱ with each image's own t, shaped (B, 1, 1, 1)")
@@ -85,32 +78,29 @@ def check_add_noise(fn):
 
 
 # ------------------------------------------------------------------------------------------- exercise (b)
-def _oracle_data(B: int, seed: int = 0):
-    """Clean images decoded from random contexts: x0 = 0.6·tanh(c W), (B, 3, 16, 16), c (B, 5)."""
-    g = torch.Generator().manual_seed(seed)
-    decoder = torch.randn(5, 3 * 16 * 16, generator=g) / math.sqrt(5)   # (5, 768)
-    context = torch.randn(B, 5, generator=g)                            # (B, 5): one code per image
-    return _decode(context, decoder), context, decoder
-
-
 def _decode(context, decoder):
-    return 0.6 * torch.tanh(context @ decoder).view(-1, 3, 16, 16)      # (B, 3, 16, 16)
+    """Clean images decoded from contexts: x0 = 0.6·tanh(c W), (B, 3, 16, 16) from c (B, 5)."""
+    return 0.6 * torch.tanh(context.float() @ decoder).view(-1, 3, 16, 16)
+
+
+def _oracle_data(B: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    decoder, context = torch.randn(5, 768, generator=g) / math.sqrt(5), torch.randn(B, 5, generator=g)
+    return _decode(context, decoder), context, decoder
 
 
 class _Oracle(torch.nn.Module):
     """ε̂(x_t, t/T, c) = (x_t − √ᾱ_t x0(c)) / √(1 − ᾱ_t): exact for a correct x_t; records what it is given."""
-
     def __init__(self, schedule, decoder, offset: float = 0.0):
         super().__init__()
-        self.schedule, self.decoder, self.calls = schedule, decoder, []
-        self.offset = torch.nn.Parameter(torch.tensor(float(offset)))   # a weight, so the loss has a gradient
+        self.schedule, self.decoder, self.calls = schedule, decoder, []   # offset: a weight, so loss has a gradient
+        self.offset = torch.nn.Parameter(torch.tensor(float(offset)))
 
     def eps(self, x, t, c):
         B, T = x.shape[0], self.schedule.timesteps
         ok_c = isinstance(c, torch.Tensor) and c.shape == (B, self.decoder.shape[0])
-        x0 = _decode(c.float(), self.decoder) if ok_c else torch.zeros_like(x)
-        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1)
-        t = t.expand(B) if t.numel() == 1 else t
+        x0 = _decode(c, self.decoder) if ok_c else torch.zeros_like(x)
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1).expand(B if t.numel() == 1 else -1)
         if t.numel() != B:
             return torch.zeros_like(x)
         ab = self.schedule.alpha_bar[(t * T).round().long().clamp(0, T)].view(-1, 1, 1, 1)   # (B, 1, 1, 1)
@@ -120,34 +110,6 @@ class _Oracle(torch.nn.Module):
         t_rec = torch.as_tensor(t).detach().float().reshape(-1).clone()
         self.calls.append((x.detach().clone(), t_rec, None if c is None else torch.as_tensor(c).detach().clone()))
         return self.eps(x.detach(), t_rec, c) + self.offset
-
-
-class _Spy(torch.nn.Module):
-    """Predicts 0 and records the normalised times it is given."""
-
-    def __init__(self):
-        super().__init__()
-        self.w, self.times = torch.nn.Parameter(torch.zeros(())), []
-
-    def forward(self, x, t, c=None):
-        self.times.append(torch.as_tensor(t).detach().float().reshape(-1).clone())
-        return torch.zeros_like(x) + self.w
-
-
-def _check_t_range(fn, s: NoiseSchedule, name: str, where: str):
-    """Many images at once, so that t = 0 (or a missing t = T) shows up with probability ≈ 1 − 1e-7."""
-    T, B = s.timesteps, 16 * s.timesteps
-    spy = _Spy()
-    try:                                                             # 4×4 images keep this fast; 16×16 if they fail
-        _call(name, fn, spy, torch.zeros(B, 3, 4, 4), torch.zeros(B, 5), s, torch.Generator().manual_seed(1))
-    except ExerciseError:
-        _call(name, fn, spy, torch.zeros(B, 3, 16, 16), torch.zeros(B, 5), s, torch.Generator().manual_seed(1))
-    k = (spy.times[-1] * T).round().long()
-    if k.min() < 1:
-        _fail(name, f"t = 0 was drawn{where}; draw t from 1…T, torch.randint(1, T + 1, …)")
-    if k.max() < T or len(torch.unique(k)) < 0.9 * T:
-        _fail(name, f"t never reached T = {T} or skipped many levels{where}; draw uniformly from 1…T with "
-                    "torch.randint(1, T + 1, …) and T = schedule.timesteps")
 
 
 def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
@@ -160,24 +122,24 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
             raise
         _fail(name, f"{str(exc).split(': ', 1)[-1]}{where}; use T = schedule.timesteps, not a fixed number")
     if not isinstance(out, torch.Tensor) or out.ndim != 0:
-        _fail(name, f"expected a scalar (0-d) tensor, got {type(out).__name__} "
-                    f"{tuple(out.shape) if isinstance(out, torch.Tensor) else ''}".rstrip())
+        _fail(name, f"expected a scalar (0-d) tensor, got {type(out).__name__} {getattr(out, 'shape', '')}".rstrip()
+              + (": return the loss tensor itself, not .item()" if isinstance(out, float) else ""))
     if not out.requires_grad:
         _fail(name, "return the loss tensor itself (no .item(), .detach() or torch.no_grad): backward() needs it")
-    if not oracle.calls:
-        _fail(name, "the model was never called")
-    x, t, c = oracle.calls[-1]
-    T = s.timesteps
+    (x, t, c), T = oracle.calls[-1] if oracle.calls else _fail(name, "the model was never called"), s.timesteps
     if t.numel() != B:
         _fail(name, f"the model got {t.numel()} timesteps for {B} images; give every image its own t")
     if t.max() > 1.0001:
         _fail(name, "pass the normalised time t / T to the model, not the integer t")
-    k = t * T
-    if not torch.allclose(k, k.round(), atol=1e-3):
+    if not torch.allclose(k := t * T, k.round(), atol=1e-3):
         _fail(name, "t must be an integer timestep in 1…T (torch.randint) before you divide by T")
     if len(torch.unique(k.round())) < 10:
         _fail(name, "all images share (almost) the same t; draw a random t per image with torch.randint")
-    _check_t_range(fn, s, name, where)
+    if (k := k.round().long()).min() < 1:                           # B = 16 T: P(no t = 0 drawn) ≈ 1e-7
+        _fail(name, f"t = 0 was drawn{where}; draw t from 1…T, torch.randint(1, T + 1, …)")
+    if k.max() < T or len(torch.unique(k)) < 0.9 * T:
+        _fail(name, f"t never reached T = {T} or skipped many levels{where}; draw uniformly from 1…T with "
+                    "torch.randint(1, T + 1, …) and T = schedule.timesteps")
     if c is None or not c.any():
         _fail(name, "the model got no context: pass `context` as its third argument")
     if c.shape != context.shape or not _close(c, context):
@@ -200,8 +162,7 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
         if 1.8 < loss < 2.2:
             _fail(name, got + "the target is another noise than the one inside x_t; draw ε once, use it for both")
         _fail(name, got + "compare the model's output with the noise ε inside x_t, using mse_loss")
-    oracle_off = _Oracle(s, decoder, offset=0.5)                         # off by 0.5 everywhere: MSE = 0.25
-    out = _call(name, fn, oracle_off, x0, context, s, torch.Generator().manual_seed(0))
+    out = _call(name, fn, _Oracle(s, decoder, offset=0.5), x0, context, s, torch.Generator().manual_seed(0))   # MSE 0.25
     out = float(out.detach()) if isinstance(out, torch.Tensor) else float('nan')
     if not math.isclose(out, 0.25, rel_tol=1e-3):
         what = "the sum instead of the mean?" if out > 2 else "the mean of the squared error?"
@@ -212,16 +173,15 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
 def check_training_loss(fn):
     """fn(model, x0, context, schedule, generator) → scalar MSE, a random t per image in 1…T, ε from generator."""
     name = "loss"
-    _loss_case(fn, _SCHEDULE, 512, name, "")
-    _loss_case(fn, NoiseSchedule.cosine(100), 256, name, " (with a T = 100 cosine schedule)")
+    _loss_case(fn, _SCHEDULE, 8000, name, "")
+    _loss_case(fn, NoiseSchedule.cosine(100), 1600, name, " (with a T = 100 cosine schedule)")
     x0, context, decoder = _oracle_data(256)
     runs = []
     with torch.random.fork_rng(devices=[]):                         # the notebook's global RNG is left untouched
-        for global_seed in (1, 2, 1):
-            oracle = _Oracle(_SCHEDULE, decoder)
+        for global_seed, seed in ((1, 7), (2, 7), (1, 8)):
             torch.manual_seed(global_seed)
-            _call(name, fn, oracle, x0, context, _SCHEDULE,
-                  torch.Generator().manual_seed(7 if len(runs) < 2 else 8))
+            oracle = _Oracle(_SCHEDULE, decoder)
+            _call(name, fn, oracle, x0, context, _SCHEDULE, torch.Generator().manual_seed(seed))
             runs.append(oracle.calls[-1][:2])
     if not (torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])):
         _fail(name, "two runs with the same generator drew different t or ε: draw both from `generator` "
@@ -232,20 +192,67 @@ def check_training_loss(fn):
 
 
 # ------------------------------------------------------------------------------------------- exercise (c)
+def _drop(name, fn, context, p, seed, global_seed=0):
+    """(out, which rows were dropped (B,)), once the rows are known to be kept or all zeros."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(global_seed)
+        try:
+            out = _call(name, fn, c_in := context.clone(), p, torch.Generator().manual_seed(seed))
+        except ExerciseError as exc:
+            if "must match the size" in str(exc):
+                _fail(name, "a (B,) mask does not line up with the rows of a (B, K) context; shape it (B, 1)")
+            raise
+    if not torch.equal(c_in, context):
+        _fail(name, "your function changed `context` in place; return a new tensor (e.g. work on context.clone())")
+    if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[0] < context.shape[0]:
+        _fail(name, f"got {out.shape[0]} rows for {context.shape[0]} images: you removed the dropped rows; keep "
+                    "every row, a dropped one set to the null context (all zeros)")
+    _expect_tensor(name, out, context.shape)
+    zero, same = (out == 0).all(1), (out - context).abs().max(1).values < 1e-6        # (B,), (B,)
+    if (odd := ~zero & ~same).any():
+        o, c = out[odd], context[odd]
+        if _close(o[o != 0], c[o != 0] / (1 - p)):
+            _fail(name, f"kept contexts were multiplied by 1/(1 − p_uncond) = {1 / (1 - p):.3g}, as F.dropout does "
+                        "for activations; keep them unchanged")
+        if (o == 0).any():
+            _fail(name, "single entries of a context were zeroed; drop an image's whole row at once (one draw each)")
+        _fail(name, f"a dropped context must be the null context, all zeros (ContextUnet's c=None), got rows like "
+                    f"{[round(v, 3) for v in o[0].tolist()]}")
+    return out, zero
+
+
+def check_context_dropout(fn):
+    """fn(context (B, K), p_uncond, generator) → (B, K): each row zeroed with probability p_uncond, one draw each."""
+    name, B = "drop_context", 4000
+    context = torch.rand(B, 5, generator=torch.Generator().manual_seed(3)) + 0.1         # (B, K), no zero entry
+    if all(bool(z.all()) or not z.any() for z in (_drop(name, fn, context, 0.5, k)[1] for k in range(4))):
+        _fail(name, "every image was dropped together, or none: one draw for the whole batch; draw one per image")
+    for p in (0.1, 0.3, 0.0, 1.0):
+        frac = _drop(name, fn, context, p, 11)[1].float().mean().item()
+        if abs(frac - p) > 0.03:
+            why = ("is your comparison the wrong way round? You dropped with probability 1 − p_uncond"
+                   if abs(frac - (1 - p)) < 0.03 else "is p_uncond hard-coded? Use the argument"
+                   if p == 0.3 and abs(frac - 0.1) < 0.03 else "drop an image when its uniform draw is below p_uncond")
+            _fail(name, f"dropped {frac:.1%} of the contexts with p_uncond = {p}: {why}")
+    runs = [_drop(name, fn, context, 0.5, seed, global_seed)[0] for seed, global_seed in ((7, 1), (7, 2), (8, 1))]
+    if not torch.equal(runs[0], runs[1]) or torch.equal(runs[0], runs[2]):
+        _fail(name, "the images dropped did not follow the `generator` you were given: draw from it, don't reseed")
+    _ok(name, "each image's context becomes the null context (zeros) with probability p_uncond, one draw each")
+
+
+# ------------------------------------------------------------------------------------------- exercise (d)
 class _BiasModel(torch.nn.Module):
     """ε̂ = b_c everywhere (one number per colour channel): loss ≈ 1 + mean(b²), ∂loss/∂b_c ≈ (2/3)·b_c."""
-
     def __init__(self):
         super().__init__()
-        self.b = torch.nn.Parameter(torch.full((3,), 0.5))
-        self.contexts = []
+        self.b, self.contexts = torch.nn.Parameter(torch.full((3,), 0.5)), []
 
     def forward(self, x, t, c=None):
         self.contexts.append(c)
         return self.b.view(1, 3, 1, 1) + 0 * x                          # (B, 3, H, W)
 
 
-def _step(fn, name, model, lr, seed=0, leftover=None):
+def _step(fn, name, model, lr, seed=0, leftover=None, p_uncond=0.0):
     g = torch.Generator().manual_seed(100 + seed)
     x0 = (0.5 * torch.randn(512, 3, 16, 16, generator=g)).clamp(-1, 1)   # (B, C, H, W)
     context = torch.eye(5)[torch.randint(0, 5, (512,), generator=g)]      # (B, 5)
@@ -253,23 +260,22 @@ def _step(fn, name, model, lr, seed=0, leftover=None):
     if leftover is not None:
         model.b.grad = torch.full_like(model.b, leftover)               # a previous step's gradient, never zeroed
     before = model.b.detach().clone()
-    out = _call(name, fn, model, optimizer, x0, context, _SCHEDULE, torch.Generator().manual_seed(seed))
+    out = _call(name, fn, model, optimizer, x0, context, _SCHEDULE, torch.Generator().manual_seed(seed), p_uncond)
     return out, (model.b.detach() - before), before, context
 
 
 def check_train_step(fn):
-    """fn(model, optimizer, x0, context, schedule, generator) → the batch's loss as a float, after one step."""
+    """fn(model, optimizer, x0, context, schedule, generator, p_uncond) → the batch's loss as a float, after one
+    optimizer step on my_loss of the contexts after my_drop_context."""
     name, lr = "train_step", 0.3
-    model = _BiasModel()
-    out, delta, before, context = _step(fn, name, model, lr, leftover=100.0)
+    out, delta, before, context = _step(fn, name, model := _BiasModel(), lr, leftover=100.0)
     if not model.contexts:
-        _fail(name, "the model was never called: compute the loss with my_loss(model, x0, context, schedule, generator)")
+        _fail(name, "the model was never called: compute the loss with my_loss")
     if model.contexts[-1] is None or not torch.equal(model.contexts[-1], context):
-        _fail(name, "the model did not get the batch's context: pass `context` on to my_loss")
-    if isinstance(out, torch.Tensor):
-        _fail(name, "expected a Python float, got a tensor: return loss.item()")
+        _fail(name, "with p_uncond = 0 the model did not get the batch's context: pass it through my_drop_context "
+                    "and on to my_loss")
     if not isinstance(out, float):
-        _fail(name, f"expected the loss as a float, got {type(out).__name__} (did you forget `return loss.item()`?)")
+        _fail(name, f"expected the loss as a Python float, got {type(out).__name__}: return loss.item()")
     want = -lr * (2 / 3) * before                                        # one SGD step on a fresh gradient
     if delta.abs().max() < 1e-7:
         _fail(name, "the weights did not change: call optimizer.zero_grad(), compute the loss, loss.backward(), "
@@ -283,11 +289,9 @@ def check_train_step(fn):
     if not math.isclose(out, 1.25, rel_tol=0.02):
         _fail(name, f"expected the batch's loss ≈ 1.25 for this model, got {out:.4g}: return loss.item() of "
                     "my_loss (does my_loss pass its check?)")
-    model = _BiasModel()
-    _step(fn, name, model, lr)
+    _step(fn, name, model := _BiasModel(), lr)
     _, delta2, before2, _ = _step(fn, name, model, lr, seed=1)          # a second call on the same model
-    want2 = -lr * (2 / 3) * before2
-    if not torch.allclose(delta2, want2, rtol=0.1):
+    if not torch.allclose(delta2, want2 := -lr * (2 / 3) * before2, rtol=0.1):
         _fail(name, f"the second call moved the weights by {delta2[0]:.3f}, expected ≈ {want2[0]:.3f}: the gradients "
                     "of the first call were added in; call optimizer.zero_grad() before loss.backward()")
     losses = []
@@ -297,4 +301,10 @@ def check_train_step(fn):
             losses.append(_step(fn, name, _BiasModel(), lr, seed=seed)[0])
     if losses[0] != losses[1] or losses[0] == losses[2]:
         _fail(name, "the loss did not follow the generator you were given: pass `generator` on to my_loss")
-    _ok(name, "zero_grad → loss → backward → step: one step per call, no leftover gradient, the loss as a float")
+    for p in (1.0, 0.5):
+        context, seen = _step(fn, name, model := _BiasModel(), lr, seed=2, p_uncond=p)[3], model.contexts[-1]
+        frac = (seen == 0).all(1).float().mean().item() if getattr(seen, "shape", None) == context.shape else -1.0
+        if not (0 <= frac and ((seen == 0).all(1) | (seen == context).all(1)).all() and abs(frac - p) < 0.1):
+            _fail(name, f"with p_uncond = {p} the model should get {p:.0%} null contexts, it got {max(frac, 0):.0%}: "
+                        "pass the batch's context through my_drop_context(context, p_uncond, generator)")
+    _ok(name, "contexts dropped, then zero_grad → loss → backward → step: one step per call, the loss as a float")
