@@ -172,3 +172,18 @@ def stats_table(rows: dict) -> str:
         lines.append(f"{str(label):{width}}{x.shape[0]:>7} {cells}")
     lines.append(f"{'':{width}}(± one standard error over the images, jackknife)")
     return "\n".join(lines)
+
+
+def resemblance(a: torch.Tensor, b: torch.Tensor) -> tuple:
+    """Per-image Pearson correlation between two batches (N ≥ 2, C, H, W) of the same shape: (mean, s.e. over
+    the images). 1 means the same picture up to brightness and contrast, 0 unrelated."""
+    check_image_batch(a, "a")
+    check_image_batch(b, "b")
+    if a.shape != b.shape or a.shape[0] < 2:
+        raise ValueError(f"a and b must be batches of the same shape with at least 2 images, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    x = a.detach().float().cpu().flatten(1)
+    y = b.detach().float().cpu().flatten(1)
+    x, y = x - x.mean(1, keepdim=True), y - y.mean(1, keepdim=True)
+    r = (x * y).sum(1) / (x.norm(dim=1) * y.norm(dim=1)).clamp(min=1e-12)      # (N,)
+    return float(r.mean()), float(r.std() / r.numel() ** 0.5)
