@@ -158,51 +158,6 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def cmd_workbook(args) -> int:
-    """``student-copies`` (alias ``workbook``): the student's copies in my-work/, missing ones only (no nbgrader)."""
-    from dlhelpers.tools.student_copies import write_student_copies
-    write_student_copies(args.out)
-    return 0
-
-
-def cmd_course(args) -> int:
-    """Instructors: the nbgrader course (needs nbgrader; without it, a one-line error with the install command)."""
-    from dlhelpers.tools import grading
-    folder = Path(args.course_dir) if args.course_dir else grading.DEFAULT_COURSE_DIR
-    try:
-        if args.release:
-            print("released to", folder / "release", ":", *grading.generate_assignments(folder))
-        else:
-            print("wrote", folder / "source", ":", *grading.build_course(folder))
-    except grading.NbgraderMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_grade(args) -> int:
-    """Instructors: autograde a folder of submissions (needs nbgrader)."""
-    from dlhelpers.tools import grading
-    try:
-        grading.grade_folder(args.submissions, args.course_dir, args.csv, args.cell_timeout, args.submission_timeout)
-    except grading.NbgraderMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_points_table(args) -> int:
-    from dlhelpers.tools.student_copies import points_table
-    print(points_table(), end="")
-    return 0
-
-
-def cmd_mistakes_page(args) -> int:
-    from dlhelpers.tools.catalogues import write_page
-    print("wrote", write_page())
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dlhelpers", description="How Diffusion Models Work — helpers")
     sub = p.add_subparsers(dest="command", required=True)
@@ -238,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_classifier)
 
     _bench_commands(sub)
-    _instructor_commands(sub)
-    from dlhelpers.tools import gpu_check, refresh_outputs
+    from dlhelpers.tools import cli_course, gpu_check, refresh_outputs
+    cli_course.add_commands(sub)
     refresh_outputs.add_commands(sub)
     gpu_check.add_commands(sub)
     return p
@@ -270,30 +225,6 @@ def _bench_commands(sub) -> None:
 def cmd_bench_recipes(args) -> int:
     from dlhelpers.tools.bench.recipes import cli
     return cli(args)
-
-
-def _instructor_commands(sub) -> None:
-    """Student copies (dlhelpers.tools.student_copies) and nbgrader grading (dlhelpers.tools.grading)."""
-    w = sub.add_parser("student-copies", aliases=["workbook"],
-                       help="write your own copies of the notebooks into my-work/ (missing ones only; no solutions)")
-    w.add_argument("--out", default=None, help="folder for the copies (default my-work/ in the repository)")
-    w.set_defaults(func=cmd_workbook)
-    c = sub.add_parser("course", help="instructors: nbgrader course/source/ from notebooks/ (--release: also release)")
-    c.add_argument("--course-dir", default=None, help="default course/ in the repository")
-    c.add_argument("--release", action="store_true", help="also run nbgrader generate_assignment → course/release/")
-    c.set_defaults(func=cmd_course)
-    g = sub.add_parser("grade", help="instructors: autograde DIR/<student>/NN_name.ipynb into a CSV score table")
-    g.add_argument("submissions")
-    g.add_argument("--course-dir", default=None, help="default course/ in the repository")
-    g.add_argument("--csv", default=None, help="score table path (default course/scores.csv)")
-    g.add_argument("--cell-timeout", type=int, default=300, help="per-cell limit in seconds")
-    g.add_argument("--submission-timeout", type=float, default=None,
-                   help="outer limit per notebook and student in seconds (default 20 × cell timeout)")
-    g.set_defaults(func=cmd_grade)
-    sub.add_parser("points-table", help="instructors: print the points table that INSTRUCTORS.md carries"
-                   ).set_defaults(func=cmd_points_table)
-    sub.add_parser("mistakes-page", help="instructors: write docs/COMMON_MISTAKES.md from the exercise catalogues"
-                   ).set_defaults(func=cmd_mistakes_page)
 
 
 def main(argv=None) -> int:

@@ -22,6 +22,7 @@ from typing import Iterable, Optional, Sequence
 
 from dlhelpers.io import REPO_ROOT, PathLike, atomic_write_bytes
 from dlhelpers.tools.student_copies import assignment_name, class_version, exercises, numbered_notebooks
+from dlhelpers.tools.translation import read_notebook
 
 NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
 DEFAULT_COURSE_DIR = REPO_ROOT / "course"
@@ -50,11 +51,12 @@ def require_nbgrader():
 
 
 # ------------------------------------------------------------------------------------------ the nbgrader course
-def build_course(course_dir: Optional[PathLike] = None, source: Optional[PathLike] = None) -> list[str]:
-    """(Re)generate ``course_dir/source/<NN_name>/<NN_name>.ipynb`` (class versions) from ``notebooks/``.
+def build_course(course_dir: Optional[PathLike] = None, source: Optional[PathLike] = None, lang: str = "en"
+                 ) -> list[str]:
+    """(Re)generate ``course_dir/source/<NN_name>/<NN_name>.ipynb`` (class versions) from ``notebooks/``, in
+    ``lang`` (``ko``: the Korean edition, same code cells, so it grades exactly like the English one).
 
-    Returns the assignment names. ``course/`` is git-ignored and generated: ``notebooks/`` stays the only copy to
-    edit.
+    Returns the assignment names. ``course/`` is git-ignored and generated: edit ``notebooks/`` only.
     """
     import nbformat
 
@@ -66,7 +68,7 @@ def build_course(course_dir: Optional[PathLike] = None, source: Optional[PathLik
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        nb = class_version(nbformat.read(str(path), as_version=4))
+        nb = class_version(read_notebook(path, lang))
         atomic_write_bytes(folder / path.name, nbformat.writes(nb).encode("utf-8"))
         names.append(name)
     write_course_config(course)
@@ -144,10 +146,10 @@ def _kill_tree(popen: subprocess.Popen) -> None:
 
 
 def generate_assignments(course_dir: Optional[PathLike] = None, source: Optional[PathLike] = None,
-                         timeout: float = 600) -> list[str]:
+                         timeout: float = 600, lang: str = "en") -> list[str]:
     """``build_course`` + ``nbgrader generate_assignment`` for every notebook → ``course_dir/release/``."""
     course = Path(course_dir) if course_dir is not None else DEFAULT_COURSE_DIR
-    names = build_course(course, source)
+    names = build_course(course, source, lang)
     # One nbgrader run for all of them (its start-up costs seconds): the assignment id is a glob.
     proc = run_nbgrader(["generate_assignment", ASSIGNMENT_GLOB, "--force"], course, timeout=timeout)
     missing = [n for n in names if not (course / "release" / n / f"{n}.ipynb").exists()]

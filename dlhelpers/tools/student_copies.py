@@ -179,17 +179,22 @@ def class_version(nb):
 
 # ------------------------------------------------------------------------------------------------ the copies
 def write_student_copies(out: Optional[PathLike] = None, source: Optional[PathLike] = None,
-                         verbose: bool = True) -> list[Path]:
-    """Write the student copy of every course notebook that ``out`` (default ``my-work/``) lacks.
+                         verbose: bool = True, lang: str = "en") -> list[Path]:
+    """Write the student copy of every course notebook that ``out`` lacks (default ``my-work/``; for
+    ``lang="ko"`` the Korean edition in ``my-work/ko/``, with a ``.course-lang`` file that makes the checks and
+    printed explanations speak Korean there).
 
     A notebook already in ``out`` is the student's work: it is never overwritten (delete it to get a fresh
     copy). Prints what it did; returns the paths written.
     """
     import nbformat
 
+    from dlhelpers.tools.translation import check_language, read_notebook
     if out is not None and not isinstance(out, (str, Path)):
         raise TypeError(f"out must be a path, got {type(out).__name__}")
-    out = Path(out) if out is not None else DEFAULT_OUT
+    if lang != "en":
+        check_language(lang)
+    out = Path(out) if out is not None else (DEFAULT_OUT if lang == "en" else DEFAULT_OUT / lang)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out: {out} exists and is not a folder")
     notebooks = numbered_notebooks(source)
@@ -199,9 +204,11 @@ def write_student_copies(out: Optional[PathLike] = None, source: Optional[PathLi
         if target.exists():
             kept.append(target)
             continue
-        copy_nb = student_copy(nbformat.read(str(path), as_version=4), path.name)
+        copy_nb = student_copy(read_notebook(path, lang), path.name)
         atomic_write_bytes(target, nbformat.writes(copy_nb).encode("utf-8"))
         written.append(target)
+    if lang != "en":
+        atomic_write_bytes(out / ".course-lang", f"{lang}\n".encode("utf-8"))
     if verbose:
         for t in written:
             print(f"wrote {t}")
