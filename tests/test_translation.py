@@ -3,6 +3,8 @@ English notebooks, fuzzy entries when the English changes, the pending marker, i
 language of the checks' messages."""
 from __future__ import annotations
 
+import re
+
 import nbformat
 import polib
 import pytest
@@ -124,3 +126,28 @@ def test_runtime_language_and_lookup(tmp_path, monkeypatch):
             i18n.tr(3)
     finally:
         i18n._table.cache_clear()
+
+
+def _kept(text: str) -> list:
+    """What a translation must carry over unchanged: code spans, formulas, HTML tags and link targets."""
+    return sorted(re.findall(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|<[^>]+>|\]\([^)]*\)", text, flags=re.S))
+
+
+@pytest.mark.parametrize("path", sorted((T.TRANSLATIONS_DIR / "ko").glob("*.po")),
+                         ids=[p.stem for p in sorted((T.TRANSLATIONS_DIR / "ko").glob("*.po"))])
+def test_translations_keep_code_formulas_tags_and_placeholders(path):
+    bad = []
+    for e in polib.pofile(str(path)):
+        if not e.msgstr or e.obsolete:
+            continue
+        if _kept(e.msgid) != _kept(e.msgstr):
+            bad.append(f"{e.msgid[:50]!r}: {set(_kept(e.msgid)) ^ set(_kept(e.msgstr))}")
+        if sorted(re.findall(r"\{[^{}]*\}", _strip_math(e.msgid))) != sorted(re.findall(r"\{[^{}]*\}", _strip_math(e.msgstr))):
+            bad.append(f"{e.msgid[:50]!r}: format placeholders differ")
+        if e.msgid.startswith("#") != e.msgstr.startswith("#"):
+            bad.append(f"{e.msgid[:50]!r}: heading level lost")
+    assert not bad, f"{path.name}:\n" + "\n".join(bad[:20])
+
+
+def _strip_math(text: str) -> str:
+    return re.sub(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", " ", text, flags=re.S)
