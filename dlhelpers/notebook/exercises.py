@@ -19,6 +19,7 @@ import threading
 from typing import Callable
 
 from dlhelpers.notebook.checks.common import ExerciseError
+from dlhelpers.notebook.i18n import fmt, say
 
 
 class _CheckTimeout(Exception):
@@ -63,24 +64,24 @@ def yours_or_reference(get_yours: Callable[[], Callable], reference: Callable, c
     try:
         yours = get_yours()
     except NameError as exc:
-        return _fallback(reference, label, f"{exc} (run its cell first)", quiet)
+        return _fallback(reference, label, fmt("{0} (run its cell first)", exc), quiet)
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink), _time_limit(timeout_s):
             check(yours)
     except _CheckTimeout:
-        return _fallback(reference, label, f"its check did not finish in {timeout_s:g} s: a loop that never ends?",
-                         quiet)
+        return _fallback(reference, label, fmt("its check did not finish in {0:g} s: a loop that never ends?",
+                                               timeout_s), quiet)
     except ExerciseError as exc:
         return _fallback(reference, label, str(exc).split(": ", 1)[-1], quiet)
     except Exception as exc:  # a check never raises anything else for a wrong answer, but stay safe
         return _fallback(reference, label, f"{type(exc).__name__}: {exc}", quiet)
     if not quiet:
-        print(f"✓ using your {getattr(yours, '__name__', label)} below")
+        say("✓ using your {0} below", getattr(yours, '__name__', label))
     return yours
 
 
 def _fallback(reference, label, why, quiet):
     if not quiet:
-        print(f"→ using the reference {label} below: yours is not working yet ({why})")
+        say("→ using the reference {0} below: yours is not working yet ({1})", label, why)
     return reference

@@ -19,19 +19,21 @@ import math
 import numbers
 from typing import Callable, Optional, Sequence
 
+from dlhelpers.notebook.i18n import fmt as _t, tr
+
 __all__ = ["reveal", "closeness"]
 
 
 def closeness(guess: float, measured: float) -> str:
     """How close a numeric guess is, in words: within 10 %, within a factor of 2, or further."""
     if measured == 0:
-        return "spot on" if guess == 0 else f"off by {abs(guess):.3g}"
+        return _t("spot on") if guess == 0 else _t("off by {0:.3g}", abs(guess))
     ratio = guess / measured
     if abs(ratio - 1) <= 0.1:
-        return "within 10 % — spot on"
+        return _t("within 10 % — spot on")
     if 0.5 <= ratio <= 2:
-        return f"within a factor of 2 ({100 * (ratio - 1):+.0f} %)"
-    return f"off by a factor of {max(ratio, 1 / ratio):.3g}" if ratio > 0 else "the wrong sign"
+        return _t("within a factor of 2 ({0:+.0f} %)", 100 * (ratio - 1))
+    return _t("off by a factor of {0:.3g}", max(ratio, 1 / ratio)) if ratio > 0 else _t("the wrong sign")
 
 
 def _normalise(text: str) -> str:
@@ -66,10 +68,10 @@ def reveal(get_guess: Callable[[], object], measured, *, choices: Optional[Seque
         guess = get_guess()
     except NameError:
         guess = None
-    label = f"{what}: " if what else ""
-    shown = f"{measured:{fmt}}" if choices is None else repr(measured)
+    label = f"{tr(what)}: " if what else ""
+    shown = format(measured, fmt) if choices is None else repr(measured)
     if guess is None or (isinstance(guess, str) and not guess.strip()):
-        line = f"{label}measured {shown}. (You left the guess empty — next time, commit to one before you run.)"
+        line = label + _t("measured {0}. (You left the guess empty — next time, commit to one before you run.)", shown)
     elif choices is not None:
         picked = guess
         if isinstance(guess, numbers.Integral) and not isinstance(guess, bool) and 1 <= guess <= len(choices):
@@ -77,13 +79,14 @@ def reveal(get_guess: Callable[[], object], measured, *, choices: Optional[Seque
         names = {_normalise(c): c for c in choices}
         match = names.get(_normalise(picked)) if isinstance(picked, str) else None
         if match is None:
-            line = (f"{label}measured {shown}; your guess {guess!r} is not one of "
-                    f"{', '.join(map(repr, choices))}.")
+            line = label + _t("measured {0}; your guess {1!r} is not one of {2}.", shown, guess,
+                               ", ".join(map(repr, choices)))
         else:
-            verdict = "✓ right" if match == measured else "✗ not this time"
-            line = f"{label}you guessed {match!r}, measured {shown} — {verdict}."
+            verdict = _t("✓ right") if match == measured else _t("✗ not this time")
+            line = label + _t("you guessed {0!r}, measured {1} — {2}.", match, shown, verdict)
     elif isinstance(guess, numbers.Real) and not isinstance(guess, bool):
-        line = f"{label}you guessed {guess:{fmt}}, measured {shown} — {closeness(float(guess), float(measured))}."
+        line = label + _t("you guessed {0}, measured {1} — {2}.", format(guess, fmt), shown,
+                           closeness(float(guess), float(measured)))
     else:
-        line = f"{label}measured {shown}; your guess {guess!r} is not a number."
+        line = label + _t("measured {0}; your guess {1!r} is not a number.", shown, guess)
     print(line)

@@ -153,7 +153,7 @@ def merge_catalogue(path: Path, lang: str, items: list, title: str) -> dict:
 
 # ---------------------------------------------------------------------------------- the library's own messages
 MESSAGE_SOURCES = ("dlhelpers/notebook",)
-_MESSAGE_CALLS = {"tr": 0, "fmt": 0, "say": 0, "_fail": 1, "_ok": 1}    # function → index of its template
+_MESSAGE_CALLS = {"tr": 0, "fmt": 0, "_t": 0, "say": 0, "_fail": 1, "_ok": 1}    # function → index of its template
 
 
 def extract_messages(root: Path = REPO_ROOT) -> list:
@@ -174,7 +174,14 @@ def extract_messages(root: Path = REPO_ROOT) -> list:
                 arg = node.args[k]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and needs_words(arg.value):
                     found.setdefault(arg.value, (path.relative_to(root).as_posix(), str(node.lineno)))
-    return sorted(found.items(), key=lambda kv: kv[1])
+            if "checks" in path.parts:       # hint tables: (wrong answer, "hint") pairs handed to _fail later
+                docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(
+                    n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)}
+                for node in ast.walk(tree):
+                    if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                            and node.value.count(" ") >= 3 and needs_words(node.value)):
+                        found.setdefault(node.value, (path.relative_to(root).as_posix(), str(node.lineno)))
+    return sorted(found.items(), key=lambda kv: (kv[1][0], int(kv[1][1])))
 
 
 def message_catalogue_path(lang: str, folder: Optional[PathLike] = None) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from dlhelpers.notebook.i18n import fmt
 from dlhelpers.schedules import NoiseSchedule
 
 
@@ -19,13 +20,15 @@ class ExerciseError(AssertionError):
         return [f"\033[31m✗ {self}\033[0m"]
 
 
-def _fail(name: str, message: str):
-    raise ExerciseError(f"{name}: {message}")
+def _fail(name: str, message: str, *args):
+    """Raise the verdict ``name: message``; ``message`` is an English template, translated by
+    ``dlhelpers.notebook.i18n`` and then formatted with ``args``."""
+    raise ExerciseError(f"{name}: {fmt(message, *args)}")
 
 
 def _call(name, fn, *args):
     if not callable(fn):
-        _fail(name, f"expected a function, got {type(fn).__name__}")
+        _fail(name, "expected a function, got {0}", type(fn).__name__)
     try:
         return fn(*args)
     except NotImplementedError:
@@ -33,14 +36,14 @@ def _call(name, fn, *args):
     except ExerciseError:
         raise
     except Exception as exc:  # the student's own bug: report it briefly
-        _fail(name, f"your function raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        _fail(name, "your function raised {0}: {1}", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else '')
 
 
 def _expect_tensor(name, out, shape):
     if not isinstance(out, torch.Tensor):
-        _fail(name, f"expected a torch.Tensor, got {type(out).__name__} (did you forget `return`?)")
+        _fail(name, "expected a torch.Tensor, got {0} (did you forget `return`?)", type(out).__name__)
     if tuple(out.shape) != tuple(shape):
-        _fail(name, f"expected shape {tuple(shape)}, got {tuple(out.shape)}")
+        _fail(name, "expected shape {0}, got {1}", tuple(shape), tuple(out.shape))
     if not torch.isfinite(out).all():
         _fail(name, "the result contains NaN or inf")
 
@@ -49,8 +52,8 @@ def _close(a, b, tol=1e-4):
     return torch.allclose(a.float(), b.float(), rtol=tol, atol=tol)
 
 
-def _ok(name, detail):
-    print(f"✓ {name}: {detail}")
+def _ok(name, detail, *args):
+    print(f"✓ {name}: {fmt(detail, *args)}")
 
 
 _SCHEDULE = NoiseSchedule.linear(500)

@@ -1,5 +1,4 @@
-"""Notebook 4 (context control): mixed contexts and classifier-free guidance, with the references later cells
-fall back to.
+"""Notebook 4 (context control): mixed contexts and classifier-free guidance, and the references to fall back to.
 
 * ``check_mix_contexts``: exercise (a), ``my_mix_contexts(weights)`` → a (1, 5) float row w / Σw; all-zero weights
   → the all-zero row (the null context ∅). Same convention as ``dlhelpers.notebook.widgets.mixture_context``.
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from dlhelpers.notebook.checks.common import ExerciseError, _call, _close, _expect_tensor, _fail, _ok
+from dlhelpers.notebook.checks.common import ExerciseError, _call, _close, _expect_tensor, _fail, _ok, fmt
 
 
 # --------------------------------------------------------------------------------------------- guidance
@@ -87,7 +86,7 @@ def check_mix_contexts(fn):
                         "add .reshape(1, -1)")
         _expect_tensor(name, out, (1, 5))
         if not out.is_floating_point():
-            _fail(name, f"return a float tensor (the network's context input), got dtype {out.dtype}")
+            _fail(name, "return a float tensor (the network's context input), got dtype {0}", out.dtype)
         want = torch.tensor([weights], dtype=torch.float32) / sum(weights)
         if not _close(out.cpu(), want):
             raw = _close(out.cpu(), want * sum(weights))
@@ -99,12 +98,12 @@ def check_mix_contexts(fn):
     if zero is None:
         _fail(name, "for all-zero weights return the all-zero (1, 5) row (the null context), not None")
     if not isinstance(zero, torch.Tensor) or tuple(zero.shape) != (1, 5):
-        _fail(name, f"for all-zero weights expected the all-zero (1, 5) row, got "
-                    f"{tuple(zero.shape) if isinstance(zero, torch.Tensor) else type(zero).__name__}")
+        _fail(name, "for all-zero weights expected the all-zero (1, 5) row, got {0}",
+                    tuple(zero.shape) if isinstance(zero, torch.Tensor) else type(zero).__name__)
     if not torch.isfinite(zero).all():
         _fail(name, "all-zero weights must stay the null context: avoid dividing by 0 (you got NaN)")
     if zero.abs().sum() != 0:
-        _fail(name, f"all-zero weights must stay the null context (all zeros), got {zero.cpu()[0].tolist()}")
+        _fail(name, "all-zero weights must stay the null context (all zeros), got {0}", zero.cpu()[0].tolist())
     _ok(name, "hero + food → [0.5, 0, 0.5, 0, 0]; all zeros → the null context")
 
 
@@ -156,28 +155,30 @@ def _gs_time(call, T):
     """The integer t of one model call, after checking it came as t/T (one value for the whole batch)."""
     tn, n = call["t"], call["x"].shape[0]
     if isinstance(tn, bool) or not isinstance(tn, (int, float, torch.Tensor)):
-        _fail(_GS, f"the model's second argument must be t/T, a (B,) float tensor; got {type(tn).__name__}")
+        _fail(_GS, "the model's second argument must be t/T, a (B,) float tensor; got {0}", type(tn).__name__)
     if isinstance(tn, int) or isinstance(tn, torch.Tensor) and not tn.is_floating_point():
         _fail(_GS, "the model was given the integer t; it expects the normalised time t/T, a (B,) float tensor")
     if isinstance(tn, torch.Tensor):
         if tn.numel() not in (1, n) or not bool((tn == tn.reshape(-1)[0]).all()):
-            _fail(_GS, f"t/T must hold the same value for each of the {n} images, shape ({n},); got {tn.tolist()}")
+            _fail(_GS, "t/T must hold the same value for each of the {0} images, shape ({1},); got {2}",
+                       n, n, tn.tolist())
         tn = float(tn.reshape(-1)[0])
     if tn > 1 + 1e-6:
-        _fail(_GS, f"the model was given t = {tn:g}; it expects the normalised time t/T (a float in 0…1)")
+        _fail(_GS, "the model was given t = {0:g}; it expects the normalised time t/T (a float in 0…1)", tn)
     return round(tn * T)
 
 
 def _gs_order_hint(seen):
     if seen == sorted(seen) and seen[0] < _TIMES[0]:
-        return "the timesteps ran in the wrong order, upwards; walk them in the order given, T first, down to 0"
+        return fmt("the timesteps ran in the wrong order, upwards; walk them in the order given, T first, down to 0")
     if seen == _TIMES:
-        return ("the model was also called at t = 0: a step goes from t to t_prev, so the pairs are "
-                "(timesteps[i], timesteps[i + 1]) and the last one ends at 0")
+        return (fmt("the model was also called at t = 0: a step goes from t to t_prev, so the pairs are "
+                    "(timesteps[i], timesteps[i + 1]) and the last one ends at 0"))
     if len(seen) == len(_TIMES) - 1:
-        return (f"the model saw t = {seen}, not the timesteps you were given {_TIMES[:-1]}: loop over the "
-                "`timesteps` argument, do not make your own")
-    return f"the model saw t = {seen}; expected one step at each of {_TIMES[:-1]} (then t_prev = {_TIMES[1:]})"
+        return (fmt("the model saw t = {0}, not the timesteps you were given {1}: loop over the `timesteps` "
+                    "argument, do not make your own", seen, _TIMES[:-1]))
+    return fmt("the model saw t = {0}; expected one step at each of {1} (then t_prev = {2})",
+               seen, _TIMES[:-1], _TIMES[1:])
 
 
 def _gs_steps(calls, x_T, context, T):
@@ -188,7 +189,7 @@ def _gs_steps(calls, x_T, context, T):
         if not steps or steps[-1]["t"] != t:
             steps.append({"t": t, "xs": [], "cond": None, "uncond": None})
         if n % B:
-            _fail(_GS, f"the model got {n} images at once; expected {B} (or {2 * B} in one batched call)")
+            _fail(_GS, "the model got {0} images at once; expected {1} (or {2} in one batched call)", n, B, 2 * B)
         for k in range(0, n, B):
             c, key = call["c"][k:k + B], "uncond"
             if c.any():
@@ -201,10 +202,10 @@ def _gs_steps(calls, x_T, context, T):
         _fail(_GS, _gs_order_hint(seen))
     for s in steps:
         if s["uncond"] is None:
-            _fail(_GS, f"at t = {s['t']} the model was never asked with the null context: the guidance needs a "
-                       "second call ε_θ(x_t, ∅) with the context all zeros (torch.zeros_like(context))")
+            _fail(_GS, "at t = {0} the model was never asked with the null context: the guidance needs a second "
+                       "call ε_θ(x_t, ∅) with the context all zeros (torch.zeros_like(context))", s['t'])
         if s["cond"] is None:
-            _fail(_GS, f"at t = {s['t']} the model never got `context`: ε_cond = ε_θ(x_t, c) needs it")
+            _fail(_GS, "at t = {0} the model never got `context`: ε_cond = ε_θ(x_t, c) needs it", s['t'])
     return steps
 
 
@@ -248,7 +249,8 @@ def _gs_run(fn, w, eta, gen_seed, global_seed, B=4):
             seen = list(dict.fromkeys(_gs_time(c, schedule.timesteps) for c in model.calls))
             if seen and seen != _TIMES[:-1][:len(seen)]:
                 _fail(_GS, _gs_order_hint(seen))
-            _fail(_GS, f"your function raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            _fail(_GS, "your function raised {0}: {1}",
+                       type(exc).__name__, str(exc).splitlines()[0] if str(exc) else '')
     if isinstance(out, tuple):
         _fail(_GS, "return only x (a tensor), not a tuple")
     _expect_tensor(_GS, out, x_T.shape)
@@ -271,8 +273,8 @@ def _gs_walk(fn, w, eta, gen_seed):
         last = i + 1 == len(steps)
         x_next = out if last else steps[i + 1]["xs"][0]
         if not last and (_close(x_next, x, 1e-6) or any(not _close(v, x_next, 1e-6) for v in steps[i + 1]["xs"])):
-            _fail(_GS, f"after t = {s['t']} the model saw a stale x: give every call the current x, updated by "
-                       "x = ddim_step(x, …) at every step")
+            _fail(_GS, "after t = {0} the model saw a stale x: give every call the current x, updated by x = "
+                       "ddim_step(x, …) at every step", s['t'])
         if last and _close(out, x_T, 1e-6):
             _fail(_GS, "you returned x_T, the starting noise; return the x the loop ends with")
         hint = _gs_step_hint(x_next, x, s, t_prev, w, schedule, eta)
@@ -285,11 +287,11 @@ def _gs_walk(fn, w, eta, gen_seed):
         z = (x_next - mean) / max(sigma, 1e-12)
         if sigma == 0 and not _close(x_next, mean, 1e-5):
             where = "the result" if last else f"the x after t = {s['t']}"
-            _fail(_GS, f"{where} differs from ddim_step(x, t, t_prev, guide(eps_cond, eps_uncond, w), schedule, "
-                       "eta=eta, generator=generator) — the x you returned?")
+            _fail(_GS, "{0} differs from ddim_step(x, t, t_prev, guide(eps_cond, eps_uncond, w), schedule, eta=eta, "
+                       "generator=generator) — the x you returned?", where)
         if sigma > 0 and not (0.8 < float(z.std()) < 1.2 and abs(float(z.mean())) < 0.2):
-            _fail(_GS, f"at t = {s['t']}, η = {eta}: the step's noise is not σ_t·z with z ~ N(0, I) (std "
-                       f"{float(z.std()):.2f}); let ddim_step draw it: ddim_step(…, eta=eta, generator=generator)")
+            _fail(_GS, "at t = {0}, η = {1}: the step's noise is not σ_t·z with z ~ N(0, I) (std {2:.2f}); let "
+                       "ddim_step draw it: ddim_step(…, eta=eta, generator=generator)", s['t'], eta, float(z.std()))
         x = x_next
     return out
 

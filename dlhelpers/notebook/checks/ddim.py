@@ -23,7 +23,7 @@ import random
 import torch
 
 from dlhelpers.ddim import ddim_step, ddim_timesteps
-from dlhelpers.notebook.checks.common import _SCHEDULE, _call, _cases, _close, _expect_tensor, _fail, _ok
+from dlhelpers.notebook.checks.common import _SCHEDULE, _call, _cases, _close, _expect_tensor, _fail, _ok, fmt
 from dlhelpers.schedules import NoiseSchedule
 
 _COSINE = NoiseSchedule.cosine(100)
@@ -85,31 +85,34 @@ def timesteps_problem(out, T: int, n: int) -> str | None:
     try:
         values = list(out)
     except TypeError:
-        return f"expected a list of ints, got {type(out).__name__}"
+        return fmt("expected a list of ints, got {0}", type(out).__name__)
     ints = [_as_int(v) for v in values]
     if any(i is None for i in ints):
         bad = next(v for v, i in zip(values, ints) if i is None)
-        return (f"for T={T}, n={n}: expected ints, got {type(bad).__name__} {bad!r} — a float cannot index "
-                f"schedule.alpha_bar; use integer arithmetic (// instead of /)")
+        return (fmt("for T={0}, n={1}: expected ints, got {2} {3!r} — a float cannot index schedule.alpha_bar; use "
+                    "integer arithmetic (// instead of /)", T, n, type(bad).__name__, bad))
     if len(ints) != n + 1:
         hint = ("a stride of T // n gives the wrong count when n does not divide T" if len(ints) > n + 1
                 else "did you leave out T or the final 0?")
-        return f"for T={T}, n={n}: expected {n + 1} values (n steps), got {len(ints)} ({hint})"
+        return fmt("for T={0}, n={1}: expected {2} values (n steps), got {3} ({4})", T, n, n + 1, len(ints), hint)
     if n > 0 and ints[0] == 0 and ints[-1] == T:
-        return f"for T={T}, n={n}: the list ascends; it must go down from {T} to 0 (the sampler walks from T to 0)"
+        return fmt("for T={0}, n={1}: the list ascends; it must go down from {2} to 0 (the sampler walks from T to "
+                   "0)", T, n, T)
     if ints[0] != T or ints[-1] != 0:
         why = (" — a stride of T // n stops short of 0 when n does not divide T" if ints[0] == T and ints[-1] > 0
                else "")
-        return f"for T={T}, n={n}: must start at {T} and end at 0, got {ints[0]} … {ints[-1]}{why}"
+        return fmt("for T={0}, n={1}: must start at {2} and end at 0, got {3} … {4}{5}",
+                   T, n, T, ints[0], ints[-1], why)
     for a, b in zip(ints, ints[1:]):
         if a <= b:
-            return f"for T={T}, n={n}: values must strictly decrease, got {a} then {b} (a repeat is a step of 0)"
+            return fmt("for T={0}, n={1}: values must strictly decrease, got {2} then {3} (a repeat is a step of 0)",
+                       T, n, a, b)
     lo, hi = T // n, -(-T // n)
     gaps = [a - b for a, b in zip(ints, ints[1:])]
     bad = [gp for gp in gaps if gp not in (lo, hi)]
     if bad:
-        return (f"for T={T}, n={n}: every gap must be ⌊T/n⌋ = {lo} or ⌈T/n⌉ = {hi}, got a gap of {bad[0]} "
-                f"(a lopsided step, e.g. a stride of ⌈T/n⌉ with 0 appended)")
+        return (fmt("for T={0}, n={1}: every gap must be ⌊T/n⌋ = {2} or ⌈T/n⌉ = {3}, got a gap of {4} (a lopsided "
+                    "step, e.g. a stride of ⌈T/n⌉ with 0 appended)", T, n, lo, hi, bad[0]))
     return None
 
 
@@ -120,8 +123,8 @@ def check_ddim_timesteps(fn, pairs=VISIBLE_PAIRS):
         problem = timesteps_problem(_call(name, fn, T, n), T, n)
         if problem:
             _fail(name, problem)
-    _ok(name, f"n + 1 ints from T to 0 with gaps ⌊T/n⌋ or ⌈T/n⌉ for all {len(pairs)} cases, "
-              f"e.g. (10, 3) → {[int(v) for v in fn(10, 3)]}")
+    _ok(name, "n + 1 ints from T to 0 with gaps ⌊T/n⌋ or ⌈T/n⌉ for all {0} cases, e.g. (10, 3) → {1}",
+              len(pairs), [int(v) for v in fn(10, 3)])
 
 
 # ------------------------------------------------------------------------------------------ (b) x̂₀, forward jump
@@ -139,23 +142,24 @@ def check_ddim_step(fn):
         where = f"({t} → {t_prev}, {s})"
         again = _call(name, fn, x, t, t_prev, eps, s)
         if isinstance(again, torch.Tensor) and again.shape == out.shape and not _close(again, out):
-            _fail(name, f"{where}: two calls with the same inputs gave different results — with η = 0 the step "
-                        f"draws no fresh noise: re-use the predicted ε when you noise x̂₀ to t_prev")
+            _fail(name, "{0}: two calls with the same inputs gave different results — with η = 0 the step draws no "
+                        "fresh noise: re-use the predicted ε when you noise x̂₀ to t_prev", where)
         if _close(out, x):
-            _fail(name, f"{where}: you returned x_t unchanged — the same time was used for both halves: x̂₀ comes "
-                        f"from x_t at t, and is noised to t_prev")
+            _fail(name, "{0}: you returned x_t unchanged — the same time was used for both halves: x̂₀ comes from "
+                        "x_t at t, and is noised to t_prev", where)
         if t - 1 != t_prev and _close(out, ddim_step(x, t, t - 1, eps, s, eta=0.0)):
-            _fail(name, f"{where}: you stepped to t − 1; DDIM jumps straight to t_prev (use ᾱ at t_prev)")
+            _fail(name, "{0}: you stepped to t − 1; DDIM jumps straight to t_prev (use ᾱ at t_prev)", where)
         swapped = s.add_noise(s.predict_x0(x, t_prev, eps), t, eps)
         if _close(out, swapped):
-            _fail(name, f"{where}: the roles are swapped — x̂₀ comes from x_t at time t; the noising goes to t_prev")
+            _fail(name, "{0}: the roles are swapped — x̂₀ comes from x_t at time t; the noising goes to t_prev",
+                        where)
         if _close(out, s.predict_x0(x, t, eps)):
-            _fail(name, f"{where}: you returned x̂₀; put the noise back at the level of t_prev")
+            _fail(name, "{0}: you returned x̂₀; put the noise back at the level of t_prev", where)
         a, ap = s.alpha[t], s.alpha[t_prev]
         if _close(out, ap.sqrt() * (x - (1 - a).sqrt() * eps) / a.sqrt() + (1 - ap).sqrt() * eps):
-            _fail(name, f"{where}: use the cumulative ᾱ (schedule.alpha_bar), not α (schedule.alpha)")
-        _fail(name, f"{where}: values differ from √ᾱ_prev·x̂₀ + √(1−ᾱ_prev)·ε "
-                    f"(max error {(out - want).abs().max():.3g})")
+            _fail(name, "{0}: use the cumulative ᾱ (schedule.alpha_bar), not α (schedule.alpha)", where)
+        _fail(name, "{0}: values differ from √ᾱ_prev·x̂₀ + √(1−ᾱ_prev)·ε (max error {1:.3g})",
+                    where, (out - want).abs().max())
     _ok(name, "matches DDIM eq. (12) with η = 0 for 500→480, 40→0, 300→7, 1→0 (linear) and 90→45 (cosine)")
 
 
@@ -227,9 +231,9 @@ def check_ddim_eta_step(fn, cases=ETA_CASES):
     for s, t, t_prev, eta in cases:
         out = _call(name, fn, x.clone(), t, t_prev, eps.clone(), s, eta, z.clone())
         if not isinstance(out, torch.Tensor):
-            _fail(name, f"expected a torch.Tensor, got {type(out).__name__} (did you forget `return`?)")
+            _fail(name, "expected a torch.Tensor, got {0} (did you forget `return`?)", type(out).__name__)
         if tuple(out.shape) != tuple(x.shape):
-            _fail(name, f"expected shape {tuple(x.shape)}, got {tuple(out.shape)}")
+            _fail(name, "expected shape {0}, got {1}", tuple(x.shape), tuple(out.shape))
         fact = eta == 1.0 and t_prev == t - 1
         want = _ddpm_posterior_step(x, t, eps, s, z) if fact else ddim_step(x, t, t_prev, eps, s, eta=eta, z=z)
         if _same(out, want):
@@ -238,12 +242,12 @@ def check_ddim_eta_step(fn, cases=ETA_CASES):
         for message, variant in _eta_variants(x, t, t_prev, eps, s, eta, z):
             if _same(out, variant):
                 nan = "" if torch.isfinite(out).all() else " (your result has NaN: a square root of a negative number)"
-                _fail(name, f"{where}: {message}{nan}")
+                _fail(name, "{0}: {1}{2}", where, message, nan)
         if not torch.isfinite(out).all():
-            _fail(name, f"{where}: the result contains NaN or inf — a square root of a negative number or a "
-                        f"division by zero (at t_prev = 0, ᾱ_prev = 1 and σ = 0)")
+            _fail(name, "{0}: the result contains NaN or inf — a square root of a negative number or a division by "
+                        "zero (at t_prev = 0, ᾱ_prev = 1 and σ = 0)", where)
         what = ("DDPM's step with variance β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t)·β_t, which η = 1 from t to t − 1 must give"
                 if fact else "√ᾱ_prev·x̂₀ + √(1 − ᾱ_prev − σ²)·ε + σ·z with σ(η) of eq. 16")
-        _fail(name, f"{where}: values differ from {what} (max error {(out - want).abs().max():.3g})")
-    _ok(name, f"eq. (12) with σ(η) of eq. (16) in {len(cases)} cases; at η = 1, 10 → 9 it is DDPM's step with "
-              f"variance β̃_t = (1 − ᾱ_(t−1))/(1 − ᾱ_t)·β_t")
+        _fail(name, "{0}: values differ from {1} (max error {2:.3g})", where, what, (out - want).abs().max())
+    _ok(name, "eq. (12) with σ(η) of eq. (16) in {0} cases; at η = 1, 10 → 9 it is DDPM's step with variance β̃_t = "
+              "(1 − ᾱ_(t−1))/(1 − ᾱ_t)·β_t", len(cases))

@@ -16,7 +16,7 @@ import torch
 
 from dlhelpers.ddpm import ddpm_step
 from dlhelpers.devices import same_device
-from dlhelpers.notebook.checks.common import _SCHEDULE, _call, _cases, _close, _expect_tensor, _fail, _ok
+from dlhelpers.notebook.checks.common import _SCHEDULE, _call, _cases, _close, _expect_tensor, _fail, _ok, fmt
 from dlhelpers.schedules import NoiseSchedule
 
 
@@ -68,7 +68,7 @@ def check_ddpm_step(fn):
         if t == 1 and _close(out, mean + s.beta[1].sqrt() * z):
             _fail(name, "noise was added on the last step (t = 1); the final step must return the mean only")
         if t > 1 and _close(out, mean):
-            _fail(name, f"at t = {t} no noise was added: x_(t−1) = mean + √β_t·z")
+            _fail(name, "at t = {0} no noise was added: x_(t−1) = mean + √β_t·z", t)
         if t > 1 and _close(out, mean + s.beta[t] * z):
             _fail(name, "the noise is scaled by β_t; it needs √β_t")
         a, ab = s.alpha[t], s.alpha_bar[t]
@@ -78,8 +78,9 @@ def check_ddpm_step(fn):
         if _close(out, mean * a.sqrt() + (s.beta[t].sqrt() * z if t > 1 else 0)):
             _fail(name, "the mean needs the factor 1/√α_t: divide (x_t − …·ε) by √α_t")
         if _close(out, (x - eps * (1 - ab) / (1 - ab).sqrt()) / ab.sqrt() + (s.beta[t].sqrt() * z if t > 1 else 0)):
-            _fail(name, "the mean uses the one-step α_t (schedule.alpha), not the cumulative ᾱ_t, except in √(1 − ᾱ_t)")
-        _fail(name, f"at t = {t}: values differ from the DDPM step (max error {(out - want).abs().max():.3g})")
+            _fail(name, "the mean uses the one-step α_t (schedule.alpha), not the cumulative ᾱ_t, except in √(1 − "
+                        "ᾱ_t)")
+        _fail(name, "at t = {0}: values differ from the DDPM step (max error {1:.3g})", t, (out - want).abs().max())
     _ok(name, "matches DDPM Algorithm 2 at t = 500, 250, 2 and 1 (no noise on the last step)")
 
 
@@ -104,7 +105,7 @@ def check_predict_x0(fn):
                             "subtracts it")
             if _close(out, (x - (1 - ab).sqrt() * eps) / ab):
                 _fail(name, "divided by ᾱ_t; x0 is scaled by the square root √ᾱ_t")
-            _fail(name, f"at t = {t}: values differ from x0 solved out of x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε")
+            _fail(name, "at t = {0}: values differ from x0 solved out of x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε", t)
     _ok(name, "x̂0 = (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t at t = 10 and 400")
 
 
@@ -164,34 +165,35 @@ def _model_times(name, calls, x, T):
     for call in calls:
         tn = call["t"]
         if isinstance(tn, bool) or not isinstance(tn, (int, float, torch.Tensor)):
-            _fail(name, f"the model's second argument must be t/T as a float tensor, got {type(tn).__name__}")
+            _fail(name, "the model's second argument must be t/T as a float tensor, got {0}", type(tn).__name__)
         if isinstance(tn, int) or isinstance(tn, torch.Tensor) and not tn.is_floating_point():
             _fail(name, "the model was given the integer t; it expects the normalised time t/T (a float in 0…1)")
         if isinstance(tn, torch.Tensor):
             if tn.numel() not in (1, x.shape[0]):
-                _fail(name, f"t/T must have one value per image, shape ({x.shape[0]},); got {tuple(tn.shape)}")
+                _fail(name, "t/T must have one value per image, shape ({0},); got {1}", x.shape[0], tuple(tn.shape))
             if not same_device(tn.device, x.device):
-                _fail(name, f"t/T is on {tn.device} but x is on {x.device}: create it with device=x.device")
+                _fail(name, "t/T is on {0} but x is on {1}: create it with device=x.device", tn.device, x.device)
             values = tn.float().reshape(-1)
             if not bool((values == values[0]).all()):
                 _fail(name, "all images are at the same step: t/T must hold the same value for every image")
             tn = float(values[0])
         if tn > 1 + 1e-6:
-            _fail(name, f"the model was given t = {tn:g}; it expects the normalised time t/T (a float in 0…1)")
+            _fail(name, "the model was given t = {0:g}; it expects the normalised time t/T (a float in 0…1)", tn)
         times.append(round(tn * T))
     return times
 
 
 def _order_hint(times, T):
     if times == list(range(1, T + 1)):
-        return "t ran upwards, 1…T; sampling goes backwards: for t in range(T, 0, -1)"
+        return fmt("t ran upwards, 1…T; sampling goes backwards: for t in range(T, 0, -1)")
     if times == list(range(T, -1, -1)):
-        return "off by one: the loop also ran t = 0; stop after t = 1 (range(T, 0, -1))"
+        return fmt("off by one: the loop also ran t = 0; stop after t = 1 (range(T, 0, -1))")
     if times == list(range(T - 1, 0, -1)) or times == list(range(T - 1, -1, -1)):
-        return f"off by one: the loop ran t = {T - 1}…{times[-1]}; x_T is the noise at step T, so run t = T…1"
+        return fmt("off by one: the loop ran t = {0}…{1}; x_T is the noise at step T, so run t = T…1",
+                   T - 1, times[-1])
     if len(times) != T:
-        return f"the model was called {len(times)} times; expected T = {T} calls, one per step t = T…1"
-    return f"the model saw t = {times[:4]}…; expected T, T−1, …, 1 = {list(range(T, T - 4, -1))}…"
+        return fmt("the model was called {0} times; expected T = {1} calls, one per step t = T…1", len(times), T)
+    return fmt("the model saw t = {0}…; expected T, T−1, …, 1 = {1}…", times[:4], list(range(T, T - 4, -1)))
 
 
 def _run(name, fn, T, B, seed, extra_noise, gen_seed, global_seed):
@@ -227,26 +229,26 @@ def _loop_properties(fn, T=10, B=4, seed=0):
     if None in step_times:
         _fail(name, "step_fn takes the integer step t (it indexes schedule.alpha[t]), not t/T")
     if step_times != want:
-        _fail(name, f"step_fn saw t = {step_times[:4]}…; expected the same t as the model, T…1")
+        _fail(name, "step_fn saw t = {0}…; expected the same t as the model, T…1", step_times[:4])
     x_prev = x_T
     for m, s in zip(model.calls, step.calls):
         t = _as_int_t(s["t"])
         if not _close(m["x"], x_prev, 1e-5):
-            _fail(name, f"at t = {t} the model saw a stale x: update it with x = step_fn(x, t, eps, schedule, z)")
+            _fail(name, "at t = {0} the model saw a stale x: update it with x = step_fn(x, t, eps, schedule, z)", t)
         if not isinstance(s["eps"], torch.Tensor) or not _close(s["eps"], m["out"], 1e-5):
-            _fail(name, f"at t = {t} step_fn did not get the model's ε for the current x")
+            _fail(name, "at t = {0} step_fn did not get the model's ε for the current x", t)
         z = s["z"]
         if t == 1:          # z is not used on the last step: drawing it or not, zeros or None, are all fine
             x_prev = s["out"]
             continue
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != tuple(x_T.shape):
-            _fail(name, f"z must be a tensor shaped like x {tuple(x_T.shape)}, got {getattr(z, 'shape', z)}")
+            _fail(name, "z must be a tensor shaped like x {0}, got {1}", tuple(x_T.shape), getattr(z, 'shape', z))
         if not bool(z.abs().gt(0).any()):
-            _fail(name, f"step_fn got z = 0 at t = {t}: with extra_noise=True pass it fresh noise, "
-                        "z = torch.randn(x.shape, generator=generator, device=x.device)")
+            _fail(name, "step_fn got z = 0 at t = {0}: with extra_noise=True pass it fresh noise, z = "
+                        "torch.randn(x.shape, generator=generator, device=x.device)", t)
         if not 0.7 < float(z.float().std()) < 1.3:
-            _fail(name, f"z must be standard normal noise (std 1), got std {float(z.float().std()):.2f}; "
-                        "step_fn scales it by √β_t itself")
+            _fail(name, "z must be standard normal noise (std 1), got std {0:.2f}; step_fn scales it by √β_t itself",
+                        float(z.float().std()))
         x_prev = s["out"]
     zs = [s["z"] for s in step.calls[:-1]]   # t = T…2
     if any(_close(a, b, 1e-6) for a, b in zip(zs, zs[1:])):

@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dlhelpers.notebook.checks.common import _SCHEDULE, ExerciseError, _call, _close, _expect_tensor, _fail, _ok
+from dlhelpers.notebook.checks.common import _SCHEDULE, ExerciseError, _call, _close, _expect_tensor, _fail, _ok, fmt
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.training import diffusion_loss
 
@@ -73,8 +73,8 @@ def check_add_noise(fn):
     [_fail(name, hint) for value, hint in hints if _close(out, value)]
     right = [bool(_close(out[i], want[i])) for i in range(len(t))]
     if any(right):
-        _fail(name, f"right for {sum(right)} of {len(t)} images: index ᾱ with each image's own t, shaped (B, 1, 1, 1)")
-    _fail(name, f"values differ from √ᾱ_t·x0 + √(1−ᾱ_t)·ε (max error {(out - want).abs().max():.3g})")
+        _fail(name, "right for {0} of {1} images: index ᾱ with each image's own t, shaped (B, 1, 1, 1)", sum(right), len(t))
+    _fail(name, "values differ from √ᾱ_t·x0 + √(1−ᾱ_t)·ε (max error {0:.3g})", (out - want).abs().max())
 
 
 # ------------------------------------------------------------------------------------------- exercise (b)
@@ -120,7 +120,7 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
     except ExerciseError as exc:
         if not where:
             raise
-        _fail(name, f"{str(exc).split(': ', 1)[-1]}{where}; use T = schedule.timesteps, not a fixed number")
+        _fail(name, "{0}{1}; use T = schedule.timesteps, not a fixed number", str(exc).split(': ', 1)[-1], where)
     if not isinstance(out, torch.Tensor) or out.ndim != 0:
         _fail(name, f"expected a scalar (0-d) tensor, got {type(out).__name__} {getattr(out, 'shape', '')}".rstrip()
               + (": return the loss tensor itself, not .item()" if isinstance(out, float) else ""))
@@ -128,7 +128,7 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
         _fail(name, "return the loss tensor itself (no .item(), .detach() or torch.no_grad): backward() needs it")
     (x, t, c), T = oracle.calls[-1] if oracle.calls else _fail(name, "the model was never called"), s.timesteps
     if t.numel() != B:
-        _fail(name, f"the model got {t.numel()} timesteps for {B} images; give every image its own t")
+        _fail(name, "the model got {0} timesteps for {1} images; give every image its own t", t.numel(), B)
     if t.max() > 1.0001:
         _fail(name, "pass the normalised time t / T to the model, not the integer t")
     if not torch.allclose(k := t * T, k.round(), atol=1e-3):
@@ -136,22 +136,22 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
     if len(torch.unique(k.round())) < 10:
         _fail(name, "all images share (almost) the same t; draw a random t per image with torch.randint")
     if (k := k.round().long()).min() < 1:                           # B = 16 T: P(no t = 0 drawn) ≈ 1e-7
-        _fail(name, f"t = 0 was drawn{where}; draw t from 1…T, torch.randint(1, T + 1, …)")
+        _fail(name, "t = 0 was drawn{0}; draw t from 1…T, torch.randint(1, T + 1, …)", where)
     if k.max() < T or len(torch.unique(k)) < 0.9 * T:
-        _fail(name, f"t never reached T = {T} or skipped many levels{where}; draw uniformly from 1…T with "
-                    "torch.randint(1, T + 1, …) and T = schedule.timesteps")
+        _fail(name, "t never reached T = {0} or skipped many levels{1}; draw uniformly from 1…T with "
+                    "torch.randint(1, T + 1, …) and T = schedule.timesteps", T, where)
     if c is None or not c.any():
         _fail(name, "the model got no context: pass `context` as its third argument")
     if c.shape != context.shape or not _close(c, context):
         _fail(name, "the model got a different context: pass `context` on unchanged")
     if x.shape != x0.shape:
-        _fail(name, f"the model got images of shape {tuple(x.shape)}, expected x_t of shape {tuple(x0.shape)}")
+        _fail(name, "the model got images of shape {0}, expected x_t of shape {1}", tuple(x.shape), tuple(x0.shape))
     if _close(x, x0):
         _fail(name, "the model saw the clean x0; give it the noisy x_t")
     loss = float(out.detach())
     if not math.isfinite(loss) or loss > 1e-4:
         eps_hat = oracle.eps(x, t, c)                                    # the noise that is really inside x_t
-        got = f"expected ≈ 0 for a model that finds the noise exactly, got {loss:.3g}{where}: "
+        got = fmt("expected ≈ 0 for a model that finds the noise exactly, got {0:.3g}{1}: ", loss, where)
         if abs(eps_hat.pow(2).mean().item() - 1) > 0.05:
             _fail(name, got + "x_t and the t given to the model do not match; make x_t with the same t you pass "
                               "as t / T (and is your my_add_noise right?)")
@@ -166,8 +166,8 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
     out = float(out.detach()) if isinstance(out, torch.Tensor) else float('nan')
     if not math.isclose(out, 0.25, rel_tol=1e-3):
         what = "the sum instead of the mean?" if out > 2 else "the mean of the squared error?"
-        _fail(name, f"expected MSE 0.25 for a model that is off by 0.5 everywhere, got {out:.4g}{where}: "
-                    f"{what} Use torch.nn.functional.mse_loss(prediction, noise)")
+        _fail(name, "expected MSE 0.25 for a model that is off by 0.5 everywhere, got {0:.4g}{1}: {2} Use "
+                    "torch.nn.functional.mse_loss(prediction, noise)", out, where, what)
 
 
 def check_training_loss(fn):
@@ -205,19 +205,19 @@ def _drop(name, fn, context, p, seed, global_seed=0):
     if not torch.equal(c_in, context):
         _fail(name, "your function changed `context` in place; return a new tensor (e.g. work on context.clone())")
     if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[0] < context.shape[0]:
-        _fail(name, f"got {out.shape[0]} rows for {context.shape[0]} images: you removed the dropped rows; keep "
-                    "every row, a dropped one set to the null context (all zeros)")
+        _fail(name, "got {0} rows for {1} images: you removed the dropped rows; keep every row, a dropped one set "
+                    "to the null context (all zeros)", out.shape[0], context.shape[0])
     _expect_tensor(name, out, context.shape)
     zero, same = (out == 0).all(1), (out - context).abs().max(1).values < 1e-6        # (B,), (B,)
     if (odd := ~zero & ~same).any():
         o, c = out[odd], context[odd]
         if _close(o[o != 0], c[o != 0] / (1 - p)):
-            _fail(name, f"kept contexts were multiplied by 1/(1 − p_uncond) = {1 / (1 - p):.3g}, as F.dropout does "
-                        "for activations; keep them unchanged")
+            _fail(name, "kept contexts were multiplied by 1/(1 − p_uncond) = {0:.3g}, as F.dropout does for "
+                        "activations; keep them unchanged", 1 / (1 - p))
         if (o == 0).any():
             _fail(name, "single entries of a context were zeroed; drop an image's whole row at once (one draw each)")
-        _fail(name, f"a dropped context must be the null context, all zeros (ContextUnet's c=None), got rows like "
-                    f"{[round(v, 3) for v in o[0].tolist()]}")
+        _fail(name, "a dropped context must be the null context, all zeros (ContextUnet's c=None), got rows like {0}",
+                    [round(v, 3) for v in o[0].tolist()])
     return out, zero
 
 
@@ -233,7 +233,7 @@ def check_context_dropout(fn):
             why = ("is your comparison the wrong way round? You dropped with probability 1 − p_uncond"
                    if abs(frac - (1 - p)) < 0.03 else "is p_uncond hard-coded? Use the argument"
                    if p == 0.3 and abs(frac - 0.1) < 0.03 else "drop an image when its uniform draw is below p_uncond")
-            _fail(name, f"dropped {frac:.1%} of the contexts with p_uncond = {p}: {why}")
+            _fail(name, "dropped {0:.1%} of the contexts with p_uncond = {1}: {2}", frac, p, why)
     runs = [_drop(name, fn, context, 0.5, seed, global_seed)[0] for seed, global_seed in ((7, 1), (7, 2), (8, 1))]
     if not torch.equal(runs[0], runs[1]) or torch.equal(runs[0], runs[2]):
         _fail(name, "the images dropped did not follow the `generator` you were given: draw from it, don't reseed")
@@ -275,25 +275,25 @@ def check_train_step(fn):
         _fail(name, "with p_uncond = 0 the model did not get the batch's context: pass it through my_drop_context "
                     "and on to my_loss")
     if not isinstance(out, float):
-        _fail(name, f"expected the loss as a Python float, got {type(out).__name__}: return loss.item()")
+        _fail(name, "expected the loss as a Python float, got {0}: return loss.item()", type(out).__name__)
     want = -lr * (2 / 3) * before                                        # one SGD step on a fresh gradient
     if delta.abs().max() < 1e-7:
         _fail(name, "the weights did not change: call optimizer.zero_grad(), compute the loss, loss.backward(), "
                     "then optimizer.step(), in that order")
     if delta.abs().max() > 5:
-        _fail(name, f"the weights moved by {delta.abs().max():.3g}, expected ≈ {want.abs().max():.2f}: an earlier "
-                    "step's gradient was still there; call optimizer.zero_grad() before loss.backward()")
+        _fail(name, "the weights moved by {0:.3g}, expected ≈ {1:.2f}: an earlier step's gradient was still there; "
+                    "call optimizer.zero_grad() before loss.backward()", delta.abs().max(), want.abs().max())
     if not torch.allclose(delta, want, rtol=0.1):
-        _fail(name, f"expected one step of the optimizer you were given (weights moving by ≈ {want[0]:.3f}), got "
-                    f"{delta[0]:.3f}: one zero_grad, one backward and one optimizer.step() per call")
+        _fail(name, "expected one step of the optimizer you were given (weights moving by ≈ {0:.3f}), got {1:.3f}: "
+                    "one zero_grad, one backward and one optimizer.step() per call", want[0], delta[0])
     if not math.isclose(out, 1.25, rel_tol=0.02):
-        _fail(name, f"expected the batch's loss ≈ 1.25 for this model, got {out:.4g}: return loss.item() of "
-                    "my_loss (does my_loss pass its check?)")
+        _fail(name, "expected the batch's loss ≈ 1.25 for this model, got {0:.4g}: return loss.item() of my_loss "
+                    "(does my_loss pass its check?)", out)
     _step(fn, name, model := _BiasModel(), lr)
     _, delta2, before2, _ = _step(fn, name, model, lr, seed=1)          # a second call on the same model
     if not torch.allclose(delta2, want2 := -lr * (2 / 3) * before2, rtol=0.1):
-        _fail(name, f"the second call moved the weights by {delta2[0]:.3f}, expected ≈ {want2[0]:.3f}: the gradients "
-                    "of the first call were added in; call optimizer.zero_grad() before loss.backward()")
+        _fail(name, "the second call moved the weights by {0:.3f}, expected ≈ {1:.3f}: the gradients of the first "
+                    "call were added in; call optimizer.zero_grad() before loss.backward()", delta2[0], want2[0])
     losses = []
     with torch.random.fork_rng(devices=[]):
         for global_seed, seed in ((1, 5), (2, 5), (1, 6)):
@@ -305,6 +305,6 @@ def check_train_step(fn):
         context, seen = _step(fn, name, model := _BiasModel(), lr, seed=2, p_uncond=p)[3], model.contexts[-1]
         frac = (seen == 0).all(1).float().mean().item() if getattr(seen, "shape", None) == context.shape else -1.0
         if not (0 <= frac and ((seen == 0).all(1) | (seen == context).all(1)).all() and abs(frac - p) < 0.1):
-            _fail(name, f"with p_uncond = {p} the model should get {p:.0%} null contexts, it got {max(frac, 0):.0%}: "
-                        "pass the batch's context through my_drop_context(context, p_uncond, generator)")
+            _fail(name, "with p_uncond = {0} the model should get {1:.0%} null contexts, it got {2:.0%}: pass the "
+                        "batch's context through my_drop_context(context, p_uncond, generator)", p, p, max(frac, 0))
     _ok(name, "contexts dropped, then zero_grad → loss → backward → step: one step per call, the loss as a float")

@@ -73,8 +73,8 @@ def check_inject(fn):
         _fail(name, "the context embedding is missing: h was shifted by the time embedding but never scaled")
     if _close(out, cemb[:1] * h + temb[:1]):
         _fail(name, "every image has its own embeddings: use the whole cemb and temb, not cemb[0] / temb[0]")
-    _fail(name, f"values differ from the expected gain-and-shift (largest difference "
-                f"{float((out - want).abs().max()):.3g}); which embedding multiplies, which one adds?")
+    _fail(name, "values differ from the expected gain-and-shift (largest difference {0:.3g}); which embedding "
+                "multiplies, which one adds?", float((out - want).abs().max()))
 
 
 # ------------------------------------------------------------------------------------------ one-hot
@@ -92,8 +92,8 @@ def _call_one_hot(name, fn, labels, n):
             fn(labels.clamp(min=0), n)
         except Exception:  # noqa: BLE001 - it crashes on valid labels too: the generic message stands
             raise exc from None
-        _fail(name, f"{str(exc).split(': ', 1)[1]} — but only on label −1: F.one_hot and indexing accept only "
-                    f"0 … n_classes − 1, so treat the −1 rows separately")
+        _fail(name, "{0} — but only on label −1: F.one_hot and indexing accept only 0 … n_classes − 1, so treat the "
+                    "−1 rows separately", str(exc).split(': ', 1)[1])
 
 
 def check_one_hot_context(fn):
@@ -105,20 +105,20 @@ def check_one_hot_context(fn):
         if not torch.equal(given, labels):
             _fail(name, "your function changed labels in place; build a new tensor instead")
         if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == n + 1:
-            _fail(name, f"expected shape {(len(labels), n)}, got {tuple(out.shape)}: one column per class, "
-                        f"no extra column for −1 (the null context is a row of zeros)")
+            _fail(name, "expected shape {0}, got {1}: one column per class, no extra column for −1 (the null "
+                        "context is a row of zeros)", (len(labels), n), tuple(out.shape))
         if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] != n:
-            _fail(name, f"expected shape {(len(labels), n)}, got {tuple(out.shape)}: one column per class, "
-                        f"n_classes = {n} (not a fixed 5)")
+            _fail(name, "expected shape {0}, got {1}: one column per class, n_classes = {2} (not a fixed 5)",
+                        (len(labels), n), tuple(out.shape), n)
         _expect_tensor(name, out, (len(labels), n))
         if not out.is_floating_point():
-            _fail(name, f"expected a float tensor (the model multiplies with it), got {out.dtype}")
+            _fail(name, "expected a float tensor (the model multiplies with it), got {0}", out.dtype)
         want = reference_one_hot_context(labels, n)
         if torch.equal(out.float(), want):
             continue
         if bool((out.float().abs().sum(1) > 1.5).any()):
-            _fail(name, f"expected one 1 per row (a whole column was set?); for labels {labels.tolist()} "
-                        f"got {out.tolist()}")
+            _fail(name, "expected one 1 per row (a whole column was set?); for labels {0} got {1}",
+                        labels.tolist(), out.tolist())
         null = labels < 0
         if out[null].abs().sum() != 0:
             row = out[null][0].float()
@@ -128,7 +128,7 @@ def check_one_hot_context(fn):
             if torch.equal(row, want[0].new_zeros(n).index_fill(0, torch.tensor([0]), 1.0)):
                 _fail(name, "label −1 gave class 0's row (−1 clamped to 0?); the null context is a row of zeros")
             shown = [round(v, 3) for v in row.tolist()]
-            _fail(name, f"label −1 must give the null context, a row of zeros; got {shown}")
-        _fail(name, f"expected one 1 per row, in the column of its label; for labels {labels.tolist()} "
-                    f"got {out.tolist()}")
+            _fail(name, "label −1 must give the null context, a row of zeros; got {0}", shown)
+        _fail(name, "expected one 1 per row, in the column of its label; for labels {0} got {1}",
+                    labels.tolist(), out.tolist())
     _ok(name, "one-hot rows, and a zero row for the null context")
