@@ -27,6 +27,7 @@ import torch
 
 from dlhelpers.sprites import CLASS_NAMES
 from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_real, check_tensor
+from dlhelpers.notebook.i18n import fmt, tr
 
 N_CLASSES = len(CLASS_NAMES)
 
@@ -130,15 +131,15 @@ def plot_mixing_sweep(sweep: Sweep):
     half = 0.5 / (n_steps - 1)
     top.imshow(grid, interpolation="nearest", extent=(-half, 1 + half, 0, 1), aspect="auto")
     top.set_axis_off()
-    top.set_title(f"c = (1 − a)·{sweep.start} + a·{sweep.end}, the same starting noise in every column")
+    top.set_title(fmt("c = (1 − a)·{0} + a·{1}, the same starting noise in every column", sweep.start, sweep.end))
     for k, name in enumerate(CLASS_NAMES):
         style = "o-" if name in (sweep.start, sweep.end) else ".:"
         bottom.plot(sweep.a, sweep.probs[:, k], style, label=name)
     bottom.set_xlim(-half, 1 + half)
     bottom.set_ylim(0, 1)
-    bottom.set_xlabel(f"mixing weight a (0 = {sweep.start}, 1 = {sweep.end})")
-    bottom.set_ylabel("mean p(class)")
-    bottom.set_title(f"the classifier's class probabilities, mean over {sweep.n_samples} sprites per a", fontsize=10)
+    bottom.set_xlabel(fmt("mixing weight a (0 = {0}, 1 = {1})", sweep.start, sweep.end))
+    bottom.set_ylabel(tr("mean p(class)"))
+    bottom.set_title(fmt("the classifier's class probabilities, mean over {0} sprites per a", sweep.n_samples), fontsize=10)
     bottom.legend(fontsize=8, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
     plt.close(fig)
@@ -236,19 +237,18 @@ def plot_guidance_tradeoff(ws: Sequence[float], accuracy: Sequence[float], accur
     acc_err = [[max(a - lo, 0) for a, (lo, _) in zip(accuracy, accuracy_ci)],
                [max(hi - a, 0) for a, (_, hi) in zip(accuracy, accuracy_ci)]]
     left.errorbar(ws, accuracy, yerr=acc_err, fmt="o-", color="C0", capsize=3)
-    left.axhline(1 / N_CLASSES, color="gray", ls=":", label=f"chance (1 in {N_CLASSES})")
-    left.set(xlabel="guidance weight w", ylabel="context accuracy", ylim=(0, 1.05),
-             title="fidelity to the context")
+    left.axhline(1 / N_CLASSES, color="gray", ls=":", label=fmt("chance (1 in {0})", N_CLASSES))
+    left.set(xlabel=tr("guidance weight w"), ylabel=tr("context accuracy"), ylim=(0, 1.05),
+             title=tr("fidelity to the context"))
     left.legend(fontsize=8)
     err = [[max(v.mean - v.low, 0) for v in variety], [max(v.high - v.mean, 0) for v in variety]]   # ≥ 0
-    right.errorbar(ws, [v.mean for v in variety], yerr=err, fmt="o-", color="C3", capsize=3, label="samples")
+    right.errorbar(ws, [v.mean for v in variety], yerr=err, fmt="o-", color="C3", capsize=3, label=tr("samples"))
     if real is not None:
-        right.axhspan(real.low, real.high, color="gray", alpha=0.3, label="real sprites")
-    right.set(xlabel="guidance weight w", ylabel="RMS pixel distance", title="variety within a class")
+        right.axhspan(real.low, real.high, color="gray", alpha=0.3, label=tr("real sprites"))
+    right.set(xlabel=tr("guidance weight w"), ylabel=tr("RMS pixel distance"), title=tr("variety within a class"))
     right.legend(fontsize=8)
     if n_samples is not None:
-        fig.suptitle(f"{n_samples} samples per w; bars: 95 % intervals (left), {variety[0].level:.0%} bootstrap "
-                     f"intervals (right)", fontsize=9)
+        fig.suptitle(fmt("{0} samples per w; bars: 95 % intervals (left), {1:.0%} bootstrap intervals (right)", n_samples, variety[0].level), fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -27,6 +27,7 @@ import torch
 
 from dlhelpers.notebook.viz import show_grid
 from dlhelpers.validation import check_image_batch, check_positive_int
+from dlhelpers.notebook.i18n import fmt, tr
 
 
 def _check_ints(values, name: str) -> list[int]:
@@ -77,7 +78,7 @@ def timesteps_strip(T: int, lists: Mapping[str, Sequence[int]], ax=None):
     ax.axvline(0, color="0.3", lw=0.8)
     ax.axvline(T, color="0.3", lw=0.8)
     ax.set_yticks(range(len(rows)), list(reversed(list(rows))))
-    ax.set_xlabel("timestep t (the sampler walks from T on the left to 0 on the right)")
+    ax.set_xlabel(tr("timestep t (the sampler walks from T on the left to 0 on the right)"))
     ax.invert_xaxis()
     return ax
 
@@ -130,9 +131,9 @@ def plot_steps_sweep(steps: Sequence[int], accuracy: Sequence[float], fd: Sequen
         ax1.axhline(reference[1], color="C1", ls="--", label=reference[0])
         ax2.axhline(reference[2], color="C1", ls="--", label=reference[0])
     if fd_floor is not None:
-        ax2.axhline(fd_floor, color="gray", ls=":", label="as many real sprites")
-    ax1.set(xscale="log", xlabel=f"{label} steps", ylabel="context accuracy ↑", ylim=(0, 1.05))
-    ax2.set(xscale="log", xlabel=f"{label} steps", ylabel="sprite FD ↓", ylim=(0, None))
+        ax2.axhline(fd_floor, color="gray", ls=":", label=tr("as many real sprites"))
+    ax1.set(xscale="log", xlabel=fmt("{0} steps", label), ylabel=tr("context accuracy ↑"), ylim=(0, 1.05))
+    ax2.set(xscale="log", xlabel=fmt("{0} steps", label), ylabel=tr("sprite FD ↓"), ylim=(0, None))
     for ax in (ax1, ax2):
         ax.set_xticks(steps, [str(n) for n in steps])
         ax.minorticks_off()

@@ -18,6 +18,7 @@ import torch
 from dlhelpers.ddpm import ddpm_step
 from dlhelpers.notebook.viz import make_grid
 from dlhelpers.validation import check_image_batch
+from dlhelpers.notebook.i18n import fmt, tr
 
 
 def _one_image(x, name):
@@ -64,7 +65,7 @@ def forward_strip(schedule, x0: torch.Tensor, timesteps=(0, 50, 100, 200, 300, 5
     for i, ti in enumerate(ts):
         ax.text((i + 0.5) * w, grid.shape[0] + 1, f"t = {ti}\n√ᾱ_t = {ab[ti].sqrt():.2f}", ha="center", va="top",
                 fontsize=9)
-    ax.set_title("forward process: x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε, one sprite, one ε", fontsize=10)
+    ax.set_title(tr("forward process: x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε, one sprite, one ε"), fontsize=10)
     return ax
 
 
@@ -123,7 +124,7 @@ def one_step_diagram(x_t: torch.Tensor, t: int, eps: torch.Tensor, schedule, z: 
     _arrow(fig, axes[1], axes[2], "remove,\nrescale")
     _arrow(fig, axes[2], axes[3], "+ √β_t ·")
     _arrow(fig, axes[3], axes[4], "=")
-    fig.suptitle(f"one DDPM step at t = {t}:  x_(t−1) = (x_t − (1−α_t)/√(1−ᾱ_t)·ε_θ)/√α_t + √β_t·z",
+    fig.suptitle(fmt("one DDPM step at t = {0}:  x_(t−1) = (x_t − (1−α_t)/√(1−ᾱ_t)·ε_θ)/√α_t + √β_t·z", t),
                  fontsize=11)
     return fig
 

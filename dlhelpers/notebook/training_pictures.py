@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from dlhelpers.devices import model_device, same_device
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_real
+from dlhelpers.notebook.i18n import fmt, tr
 
 
 def _check_schedule(schedule, name: str = "schedule") -> None:
@@ -53,9 +54,9 @@ def plot_schedules(schedules: dict[str, NoiseSchedule], ax=None):
         _, ax = plt.subplots(figsize=(7, 3.2))
     for k, (name, s) in enumerate(schedules.items()):
         ab, t = s.alpha_bar.detach().cpu(), torch.arange(s.timesteps + 1)
-        ax.plot(t, ab.sqrt(), color=f"C{k}", label=f"√ᾱ_t, {name} (sprite)")
-        ax.plot(t, (1 - ab).sqrt(), color=f"C{k}", ls="--", label=f"√(1−ᾱ_t), {name} (noise)")
-    ax.set(xlabel="t", ylabel="factor", ylim=(0, 1.02), title="how much sprite and how much noise is in x_t")
+        ax.plot(t, ab.sqrt(), color=f"C{k}", label=fmt("√ᾱ_t, {0} (sprite)", name))
+        ax.plot(t, (1 - ab).sqrt(), color=f"C{k}", ls="--", label=fmt("√(1−ᾱ_t), {0} (noise)", name))
+    ax.set(xlabel="t", ylabel=tr("factor"), ylim=(0, 1.02), title=tr("how much sprite and how much noise is in x_t"))
     ax.legend(fontsize=8, loc="center right")
     return ax
 
@@ -144,8 +145,8 @@ def plot_loss_per_t(curves: dict[str, LossPerT], ax=None, title: str = "loss aga
         ax.errorbar(curve.centers, curve.mse, yerr=None if curve.per_image is None else curve.se, fmt="o-", ms=3,
                     capsize=2, label=label)                            # error bars: ± 1 s.e. over the images
     n = next(iter(curves.values())).n
-    ax.set(xlabel="t (bucket centre)", ylabel="MSE of the predicted noise", yscale="log",
-           title=f"{title} ({n} images per bucket)")
+    ax.set(xlabel=tr("t (bucket centre)"), ylabel=tr("MSE of the predicted noise"), yscale="log",
+           title=fmt("{0} ({1} images per bucket)", title, n))
     ax.legend(fontsize=8)
     return ax
 
@@ -201,7 +202,7 @@ class LiveLossPlot:
         check_positive_int(steps, "steps")
         self.fig, self.ax = plt.subplots(figsize=(6, 3))
         (self.line,) = self.ax.plot([], [], "o-", ms=2)
-        self.ax.set(xlim=(0, steps), ylim=ylim, yscale="log", xlabel="step", ylabel="loss (MSE)", title=title)
+        self.ax.set(xlim=(0, steps), ylim=ylim, yscale="log", xlabel=tr("step"), ylabel=tr("loss (MSE)"), title=title)
         self.handle = display(self.fig, display_id=True)
         plt.close(self.fig)                                   # shown through the handle only
         self.steps: list[int] = []

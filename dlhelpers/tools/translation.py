@@ -181,6 +181,20 @@ def extract_messages(root: Path = REPO_ROOT) -> list:
                     if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
                             and node.value.count(" ") >= 3 and needs_words(node.value)):
                         found.setdefault(node.value, (path.relative_to(root).as_posix(), str(node.lineno)))
+    import nbformat
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):    # the notebooks' say/tr/fmt calls
+        for i, cell in enumerate(nbformat.read(str(path), as_version=4).cells):
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("say", "tr", "fmt") and \
+                        node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) \
+                        and needs_words(node.args[0].value):
+                    found.setdefault(node.args[0].value, (f"notebooks/{path.name}", str(i)))
     return sorted(found.items(), key=lambda kv: (kv[1][0], int(kv[1][1])))
 
 
