@@ -96,7 +96,8 @@ def test_the_korean_copy_runs_the_same_code_as_the_english_one(path):
 def test_the_library_messages_are_extracted_as_templates():
     found = dict(T.extract_messages())
     assert any("not implemented yet" in m for m in found)
-    assert all(path.startswith("dlhelpers/notebook/") for path, _ in found.values())
+    assert all(path.startswith(("dlhelpers/notebook/", "notebooks/")) for path, _ in found.values())
+    assert "device: {0}, seed: {1}" in found            # a notebook's say(...) template
 
 
 def test_runtime_language_and_lookup(tmp_path, monkeypatch):
