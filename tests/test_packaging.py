@@ -34,9 +34,9 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [ln.split("#")[0].strip() for ln in block.strip().splitlines() if ln.strip()]
-    assert commands == ["bash run.sh lab", "bash run.sh test"]
-    assert "bash run.sh test" in (ROOT / ".ci" / "run").read_text()
-    assert "torch==2.13.0" in (ROOT / "run.sh").read_text()
+    assert commands == ["python run.py lab", "python run.py test"]
+    assert "run.py test" in (ROOT / ".ci" / "run").read_text()
+    assert "torch==2.13.0" in (ROOT / "run.py").read_text()
 
 
 def test_cli_help_lists_the_commands():
