@@ -215,6 +215,9 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
         shutil.copytree(course / "release" / path.stem, subs / "untouched", dirs_exist_ok=True)
     (subs / "solutions").mkdir()
     shutil.copyfile(CHEAP, subs / "solutions" / CHEAP.name)  # the instructor's solution notebook as it is
+    (subs / "solutions-ko").mkdir()                          # the same, as the Korean edition (translated prose)
+    from dlhelpers.tools.translation import read_notebook
+    nbformat.write(read_notebook(CHEAP, "ko"), str(subs / "solutions-ko" / CHEAP.name))
 
     t0 = time.perf_counter()
     rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", source=SOURCE, regenerate=False)
@@ -258,9 +261,15 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
         want = 0.0 if e.manual else float(e.points)
         assert (r["status"], r["score"], r["max_score"]) == ("graded", want, float(e.points)), r
     assert _error_cells(_autograded(course, "solutions", CHEAP)) == {}
+    # a Korean submission grades exactly like the English one: the same code cells, the same points
+    for e in sc.exercises(CHEAP):
+        ko, en = by[("solutions-ko", CHEAP.stem, e.check_id)], by[("solutions", CHEAP.stem, e.check_id)]
+        assert (ko["status"], ko["score"], ko["max_score"]) == (en["status"], en["score"], en["max_score"]), (ko, en)
+    assert _error_cells(_autograded(course, "solutions-ko", CHEAP)) == {}
     # notebooks a student did not hand in: listed as missing, 0 points
     others = [p for p in NOTEBOOKS if p != CHEAP]
-    assert all(by[("solutions", p.stem, e.check_id)]["status"] == "missing" for p in others for e in sc.exercises(p))
+    assert all(by[(who, p.stem, e.check_id)]["status"] == "missing" for who in ("solutions", "solutions-ko")
+               for p in others for e in sc.exercises(p))
 
 
 def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):

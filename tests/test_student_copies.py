@@ -47,8 +47,8 @@ def _outside(source: str) -> str:
 def test_a_newcomers_copy_has_no_solution_code_and_no_hidden_tests(path, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "nbgrader", None)  # a student never has nbgrader
     monkeypatch.setitem(sys.modules, "nbgrader.preprocessors", None)
-    out = tmp_path / "my-work"
-    sc.write_student_copies(out, verbose=False)
+    out = tmp_path / "my-work" / ("" if lang == "en" else lang)
+    sc.write_student_copies(out, verbose=False, lang=lang)
     source = nbformat.read(str(path), as_version=4)
     copy = nbformat.read(str(out / path.name), as_version=4)
     nbformat.validate(copy)
@@ -135,16 +135,17 @@ def test_b_never_overwrites_a_students_work(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------- (c) run top to bottom
-def _run_copy(path, tmp_path, cell_timeout=NOTEBOOK_LIMIT_S):
-    """Execute the student copy of ``path`` in its own folder with nbclient; returns (notebook, seconds, error).
+def _run_copy(path, tmp_path, cell_timeout=NOTEBOOK_LIMIT_S, lang="en"):
+    """Execute the student copy of ``path`` (``lang``'s edition) in its own folder with nbclient; returns
+    (notebook, seconds, error).
 
     nbclient (allow_errors=False) lets an error pass only in a cell tagged raises-exception, as JupyterLab's
     Run All does; any other error stops the run with CellExecutionError."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    out = tmp_path / "my-work"
-    sc.write_student_copies(out, verbose=False)
+    out = tmp_path / "my-work" / ("" if lang == "en" else lang)
+    sc.write_student_copies(out, verbose=False, lang=lang)
     nb = nbformat.read(str(out / path.name), as_version=4)
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(out)}})
@@ -170,3 +171,26 @@ def test_c_every_student_copy_runs_top_to_bottom(path, tmp_path, monkeypatch, re
         if errors:
             assert sc.RAISES_TAG in cell.metadata.get("tags", []), f"{path.name} cell {i}: {errors[0].ename}"
     assert seconds <= NOTEBOOK_LIMIT_S, f"{path.name} took {seconds:.0f} s (limit {NOTEBOOK_LIMIT_S} s)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_c_every_korean_copy_runs_top_to_bottom_in_korean(path, tmp_path, monkeypatch):
+    """The Korean edition (my-work/ko/, with its .course-lang file): the same code runs with errors only in the
+    graded checks, the checks and printed explanations speak Korean, and no plot glyph is missing."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    monkeypatch.delenv("COURSE_LANG", raising=False)          # the folder's .course-lang decides
+    nb, seconds, error = _run_copy(path, tmp_path, lang="ko")
+    assert error is None, f"{path.name} (ko): a cell without the {sc.RAISES_TAG!r} tag failed:\n{error}"
+    text = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            if o.output_type == "error":
+                assert sc.RAISES_TAG in cell.metadata.get("tags", []), f"{path.name} (ko) cell {i}: {o.ename}"
+                text.append(" ".join(o.get("traceback", [])))
+            text.append(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")))
+    text = "\n".join(text)
+    assert "Glyph" not in text, f"{path.name} (ko): a glyph is missing from the plot font"
+    assert re.search(r"[\uac00-\ud7a3]{2}", text), f"{path.name} (ko): nothing printed in Korean"
+    assert seconds <= NOTEBOOK_LIMIT_S, f"{path.name} (ko) took {seconds:.0f} s (limit {NOTEBOOK_LIMIT_S} s)"

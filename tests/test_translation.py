@@ -152,3 +152,46 @@ def test_translations_keep_code_formulas_tags_and_placeholders(path):
 
 def _strip_math(text: str) -> str:
     return re.sub(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", " ", text, flags=re.S)
+
+
+def test_korean_plots_have_every_glyph():
+    """Hangul with NanumGothic and Greek letters through the fallback: matplotlib's "Glyph … missing" warning is an
+    error here (pyproject's filterwarnings), so one missing glyph fails the test."""
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from dlhelpers.notebook.i18n import use_plot_font
+    matplotlib.use("Agg")
+    before = matplotlib.rcParams["font.family"]
+    try:
+        assert use_plot_font("ko")[0] == "NanumGothic"
+        fig, ax = plt.subplots()
+        ax.set_title("확산 모델: 노이즈에서 스프라이트로 — ᾱ_t, ε, √β_t")
+        ax.set_xlabel("타임스텝 t")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*Glyph.*missing")
+            fig.canvas.draw()
+        plt.close(fig)
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans"]                  # the planted mistake: no Hangul font
+        fig, ax = plt.subplots()
+        ax.set_title("확산 모델")
+        with pytest.warns(UserWarning, match="Glyph.*missing"):
+            fig.canvas.draw()
+        plt.close(fig)
+    finally:
+        matplotlib.rcParams["font.family"] = before
+
+
+@pytest.mark.parametrize("path", numbered_notebooks(), ids=[p.stem for p in numbered_notebooks()])
+def test_the_korean_edition_is_complete_and_reviewed(path):
+    """Every English block has a reviewed Korean translation: after an English edit, run `python -m dlhelpers
+    i18n-update` and translate what it marks new or fuzzy (`i18n-status` lists them)."""
+    s = T.status(path, "ko")
+    assert (s.fuzzy, s.missing) == (0, 0), f"{path.name}: {s.fuzzy} fuzzy, {s.missing} missing Korean entries"
+
+
+def test_the_library_messages_are_translated_and_reviewed():
+    line = T.message_status("ko")
+    translated, fuzzy, missing = (int(x) for x in line.split()[-4:-1])
+    assert (fuzzy, missing) == (0, 0), f"dlhelpers.po: {line}"

@@ -60,3 +60,26 @@ def fmt(template: str, *args, **kwargs) -> str:
 def say(template: str, *args, **kwargs) -> None:
     """Print ``fmt(template, *args, **kwargs)``: a notebook's printed explanation, in the course's language."""
     print(fmt(template, *args, **kwargs))
+
+
+def use_plot_font(lang: str | None = None) -> list:
+    """Make matplotlib draw the course's language: for Korean, NanumGothic (bundled by ``koreanize-matplotlib``,
+    the ``ko`` extra) with DejaVu Sans as the per-glyph fallback (NanumGothic lacks e.g. ᾱ), so no glyph is drawn
+    as an empty box. Returns the font family now in use."""
+    import matplotlib
+    lang = language() if lang is None else lang
+    if lang == "ko":
+        try:
+            import warnings
+            with warnings.catch_warnings():          # it imports distutils' LooseVersion (DeprecationWarning)
+                warnings.simplefilter("ignore")
+                import koreanize_matplotlib  # noqa: F401 - registers NanumGothic with matplotlib
+        except ImportError:
+            raise ImportError("the Korean edition draws Hangul with koreanize-matplotlib: "
+                              "pip install -e '.[ko]' (python run.py lab does it for you)") from None
+        matplotlib.rcParams["font.family"] = ["NanumGothic", "DejaVu Sans"]
+    return list(matplotlib.rcParams["font.family"])
+
+
+if language() != "en":     # imported by every notebook's first cell: set the font before the first plot
+    use_plot_font()

@@ -98,17 +98,32 @@ def _die_with_parent():
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    yield from _lab(tmp_path_factory, "en")
+
+
+@pytest.fixture(scope="module")
+def lab_ko(tmp_path_factory):
+    yield from _lab(tmp_path_factory, "ko")
+
+
+def _lab(tmp_path_factory, lang):
     tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "course"
     root.mkdir()
     from dlhelpers.tools.student_copies import write_student_copies
-    write_student_copies(root / "my-work", source=NOTEBOOK_DIR)   # what `bash run.sh lab` gives a newcomer
+    work = root / "my-work" / ("" if lang == "en" else lang)        # what `python run.py lab` gives a newcomer
+    write_student_copies(work, source=NOTEBOOK_DIR, lang=lang, verbose=False)
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    server = Lab(root / "my-work")
-    env = dict(os.environ, CI="true", JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+    if lang == "ko":                                                 # as run.py writes it: JupyterLab in Korean
+        locale = tmp / "settings" / "@jupyterlab" / "translation-extension"
+        locale.mkdir(parents=True)
+        (locale / "plugin.jupyterlab-settings").write_text(json.dumps({"locale": "ko_KR"}))
+    server = Lab(work)
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_LANG"}     # the folder's .course-lang decides
+    env = dict(env, CI="true", JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"), PYTHONUNBUFFERED="1")
     log = open(tmp / "server.log", "wb")
     proc = subprocess.Popen(
@@ -390,5 +405,42 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
         page.close()
         try:
             lab.shutdown_kernels()
+        except OSError:
+            pass
+
+
+KO_NOTEBOOK = next((p for p in NOTEBOOKS if p.name.startswith("02")), None)   # the quickest to Run All
+
+
+@pytest.mark.skipif(KO_NOTEBOOK is None, reason="no notebook 02 in the folder")
+def test_a_korean_notebook_runs_in_korean_jupyterlab(lab_ko, browser):
+    """The Korean edition as `COURSE_LANG=ko python run.py lab` opens it: Korean menus, Run All with errors only in
+    the graded checks, the notebook's prose, checks and printed explanations in Korean, no glyph missing."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab_ko.base}/lab/tree/{KO_NOTEBOOK.name}?reset&token={lab_ko.token}", timeout=60000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
+        _wait_idle(page, 120)
+        menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
+        assert "파일" in menus and "File" not in menus, f"JupyterLab's menus are not Korean: {menus}"
+        cells = _run_all(page, TIMEOUT_S)
+        errors = _errors(cells)
+        assert not errors, f"{KO_NOTEBOOK.name} (ko): error outputs after Run All:\n" + "\n".join(errors)
+        prose = " ".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in cells if c["cell_type"] == "markdown")
+        outputs = json.dumps([c.get("outputs", []) for c in cells], ensure_ascii=False)
+        assert re.search(r"[\uac00-\ud7a3]{2}", prose), "the notebook's prose is not Korean"
+        assert re.search(r"[\uac00-\ud7a3]{2}", outputs), "nothing the cells printed is Korean"
+        assert "Glyph" not in outputs, "a plot glyph is missing from the font"
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "02-ko.png"))
+    except BaseException:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "02-ko.png"))
+        raise
+    finally:
+        page.close()
+        try:
+            lab_ko.shutdown_kernels()
         except OSError:
             pass
