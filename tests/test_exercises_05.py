@@ -170,6 +170,21 @@ def test_fd_meter_matches_sprite_fd_and_a_hand_jackknife():
     d, lo, hi = meter.diff("a", "b")
     assert d == pytest.approx(meter.fd("a") - meter.fd("b")) and lo < d < hi
     assert hi - d == pytest.approx(d - lo)
+    # ratio: Fieller's interval contains 1 exactly when diff's interval contains 0
+    r, rlo, rhi = meter.ratio("a", "b")
+    assert r == pytest.approx(meter.fd("a") / meter.fd("b")) and rlo <= r <= rhi
+    assert (rlo <= 1 <= rhi) == (lo <= 0 <= hi)
+    if meter.fd("a") > 1.96 * meter.se("a"):                       # a/a: 1, with no spread
+        assert meter.ratio("a", "a") == pytest.approx((1.0, 1.0, 1.0))
+    meter.add("a2", a)
+    r, rlo, rhi = meter.ratio(("a", "b"), ("a2", "a"))            # a denominator that is exactly 0
+    assert (rlo, rhi) == (-math.inf, math.inf)
+    r, rlo, rhi = meter.ratio(("a", "b"), "b")                    # at each edge, num − r·den is 1.96 s.e. from 0
+    for edge in (rlo, rhi):
+        x = (meter._loo["a"] - meter._loo["b"]) - edge * meter._loo["b"]
+        assert abs(d - edge * meter.fd("b")) == pytest.approx(1.96 * FDMeter._jackknife_se(x), rel=1e-6)
+    with pytest.raises(TypeError, match="pair of names"):
+        meter.ratio(("a",), "b")
     with pytest.raises(ValueError, match="samples must hold 15"):
         meter.add("c", real[:10])
     with pytest.raises(KeyError, match="name"):

@@ -149,7 +149,8 @@ class FDMeter:
     ``se(name)``: the jackknife standard error of that FD over the samples (the FD recomputed with each sample left
     out in turn: √((N − 1)/N · Σ (FD₋ᵢ − mean)²)); ``diff(a, b)``: FD_a − FD_b with a 95 % interval, ± 1.96 times
     the jackknife standard error of the difference, leaving out sample i from both sets (sets drawn from the same
-    x_T and contexts are paired by index; every set added must have the same size)."""
+    x_T and contexts are paired by index; every set added must have the same size); ``ratio(num, den)``: a ratio
+    of FDs or of FD differences with a 95 % interval (Fieller, 1954, with the jackknife's variances)."""
 
     def __init__(self, reference: torch.Tensor):
         from dlhelpers.evaluation import metrics
@@ -197,3 +198,31 @@ class FDMeter:
         d = self.fd(a) - self.fd(b)
         half = 1.96 * self._jackknife_se(self._loo[self._known(a)] - self._loo[self._known(b)])
         return d, d - half, d + half
+
+    def _term(self, term) -> tuple[float, torch.Tensor]:
+        """A name → (FD, its leave-one-out FDs); a pair (a, b) → the same for FD_a − FD_b."""
+        if isinstance(term, str):
+            return self.fd(term), self._loo[self._known(term)]
+        if isinstance(term, tuple) and len(term) == 2 and all(isinstance(n, str) for n in term):
+            a, b = term
+            return self.fd(a) - self.fd(b), self._loo[self._known(a)] - self._loo[self._known(b)]
+        raise TypeError(f"a ratio's term must be a name or a pair of names (a, b) for FD_a − FD_b, got {term!r}")
+
+    def ratio(self, num, den) -> tuple[float, float, float]:
+        """(num / den, low, high): a ratio of FDs or of FD differences (each a name, or a pair (a, b) for
+        FD_a − FD_b) with its 95 % interval by Fieller's method on the jackknife (co)variances: every r for which
+        num − r·den is within 1.96 jackknife standard errors of 0. So the interval contains 1 exactly when
+        ``diff`` finds num − den not distinguishable from 0. When the denominator itself is not distinguishable from
+        0, no finite interval holds the ratio: low = −inf, high = +inf."""
+        a, x = self._term(num)
+        b, y = self._term(den)
+        n, z2 = len(x), 1.96 ** 2
+        xc, yc = x - x.mean(), y - y.mean()
+        vxx, vxy, vyy = ((n - 1) / n * (u * v).sum().item() for u, v in ((xc, xc), (xc, yc), (yc, yc)))
+        r = a / b if b != 0 else math.inf
+        lead = b * b - z2 * vyy                     # > 0 ⇔ the denominator's interval is clear of 0
+        if lead <= 0:
+            return r, -math.inf, math.inf
+        mid = a * b - z2 * vxy
+        root = math.sqrt(max(mid * mid - lead * (a * a - z2 * vxx), 0.0))
+        return r, (mid - root) / lead, (mid + root) / lead
