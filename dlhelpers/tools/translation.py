@@ -191,10 +191,13 @@ def extract_messages(root: Path = REPO_ROOT) -> list:
             except SyntaxError:
                 continue
             for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("say", "tr", "fmt") and \
-                        node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) \
-                        and needs_words(node.args[0].value):
-                    found.setdefault(node.args[0].value, (f"notebooks/{path.name}", str(i)))
+                if not isinstance(node, ast.Call):
+                    continue
+                texts = [node.args[0]] if getattr(node.func, "id", None) in ("say", "tr", "fmt") and node.args else []
+                texts += [k.value for k in node.keywords if k.arg == "what"]        # reveal(…, what="…")
+                for t in texts:
+                    if isinstance(t, ast.Constant) and isinstance(t.value, str) and needs_words(t.value):
+                        found.setdefault(t.value, (f"notebooks/{path.name}", str(i)))
     return sorted(found.items(), key=lambda kv: (kv[1][0], int(kv[1][1])))
 
 

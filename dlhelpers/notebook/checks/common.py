@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from dlhelpers.notebook.i18n import fmt
+from dlhelpers.notebook.i18n import fmt, tr
 from dlhelpers.schedules import NoiseSchedule
 
 
@@ -22,8 +22,9 @@ class ExerciseError(AssertionError):
 
 def _fail(name: str, message: str, *args):
     """Raise the verdict ``name: message``; ``message`` is an English template, translated by
-    ``dlhelpers.notebook.i18n`` and then formatted with ``args``."""
-    raise ExerciseError(f"{name}: {fmt(message, *args)}")
+    ``dlhelpers.notebook.i18n`` and then formatted with ``args`` (string arguments, such as a hint picked from a
+    table, are looked up too)."""
+    raise ExerciseError(f"{name}: {fmt(message, *(tr(a) if isinstance(a, str) else a for a in args))}")
 
 
 def _call(name, fn, *args):

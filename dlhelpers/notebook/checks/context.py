@@ -53,8 +53,8 @@ def check_guidance(fn):
         want = guided_eps(ec, eu, w)
         if not _close(out, want):
             hint = _guidance_hint(out, ec, eu, w)
-            _fail(name, hint or f"at w = {w}: expected ε_uncond + w·(ε_cond − ε_uncond), got values that differ by "
-                                f"up to {float((out.float() - want).abs().max()):.3g}")
+            _fail(name, hint or fmt("at w = {0}: expected ε_uncond + w·(ε_cond − ε_uncond), got values that differ by "
+                                    "up to {1:.3g}", w, float((out.float() - want).abs().max())))
     _ok(name, "w = 0 gives ε_uncond, w = 1 gives ε_cond, w = 3 extrapolates past it")
 
 
@@ -92,8 +92,8 @@ def check_mix_contexts(fn):
             raw = _close(out.cpu(), want * sum(weights))
             hint = "divide by the sum even when it is below 1" if raw and weights is not cases[0] else None
             hint = hint or _mix_hint(out.cpu(), weights)
-            _fail(name, hint or f"for weights {list(weights)} expected {[round(v, 3) for v in want[0].tolist()]}, "
-                                f"got {[round(v, 3) for v in out.cpu()[0].tolist()]}")
+            _fail(name, hint or fmt("for weights {0} expected {1}, got {2}", list(weights),
+                                    [round(v, 3) for v in want[0].tolist()], [round(v, 3) for v in out.cpu()[0].tolist()]))
     zero = _call(name, fn, [0.0] * 5)
     if zero is None:
         _fail(name, "for all-zero weights return the all-zero (1, 5) row (the null context), not None")
@@ -286,7 +286,7 @@ def _gs_walk(fn, w, eta, gen_seed):
         sigma = float(eta * ((1 - abp) / (1 - ab)).sqrt() * (1 - ab / abp).sqrt())
         z = (x_next - mean) / max(sigma, 1e-12)
         if sigma == 0 and not _close(x_next, mean, 1e-5):
-            where = "the result" if last else f"the x after t = {s['t']}"
+            where = fmt("the result") if last else fmt("the x after t = {0}", s['t'])
             _fail(_GS, "{0} differs from ddim_step(x, t, t_prev, guide(eps_cond, eps_uncond, w), schedule, eta=eta, "
                        "generator=generator) — the x you returned?", where)
         if sigma > 0 and not (0.8 < float(z.std()) < 1.2 and abs(float(z.mean())) < 0.2):

@@ -153,15 +153,15 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
         eps_hat = oracle.eps(x, t, c)                                    # the noise that is really inside x_t
         got = fmt("expected ≈ 0 for a model that finds the noise exactly, got {0:.3g}{1}: ", loss, where)
         if abs(eps_hat.pow(2).mean().item() - 1) > 0.05:
-            _fail(name, got + "x_t and the t given to the model do not match; make x_t with the same t you pass "
-                              "as t / T (and is your my_add_noise right?)")
+            _fail(name, got + fmt("x_t and the t given to the model do not match; make x_t with the same t you pass "
+                                  "as t / T (and is your my_add_noise right?)"))
         if math.isclose(loss, F.mse_loss(eps_hat, x0).item(), rel_tol=1e-3):
-            _fail(name, got + "the target is x0; the target of the loss is the noise ε")
+            _fail(name, got + fmt("the target is x0; the target of the loss is the noise ε"))
         if math.isclose(loss, F.mse_loss(eps_hat, x).item(), rel_tol=1e-3):
-            _fail(name, got + "the target is x_t; the target of the loss is the noise ε")
+            _fail(name, got + fmt("the target is x_t; the target of the loss is the noise ε"))
         if 1.8 < loss < 2.2:
-            _fail(name, got + "the target is another noise than the one inside x_t; draw ε once, use it for both")
-        _fail(name, got + "compare the model's output with the noise ε inside x_t, using mse_loss")
+            _fail(name, got + fmt("the target is another noise than the one inside x_t; draw ε once, use it for both"))
+        _fail(name, got + fmt("compare the model's output with the noise ε inside x_t, using mse_loss"))
     out = _call(name, fn, _Oracle(s, decoder, offset=0.5), x0, context, s, torch.Generator().manual_seed(0))   # MSE 0.25
     out = float(out.detach()) if isinstance(out, torch.Tensor) else float('nan')
     if not math.isclose(out, 0.25, rel_tol=1e-3):
