@@ -47,8 +47,8 @@ def _outside(source: str) -> str:
 def test_a_newcomers_copy_has_no_solution_code_and_no_hidden_tests(path, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "nbgrader", None)  # a student never has nbgrader
     monkeypatch.setitem(sys.modules, "nbgrader.preprocessors", None)
-    out = tmp_path / "my-work" / ("" if lang == "en" else lang)
-    sc.write_student_copies(out, verbose=False, lang=lang)
+    out = tmp_path / "my-work"
+    sc.write_student_copies(out, verbose=False)
     source = nbformat.read(str(path), as_version=4)
     copy = nbformat.read(str(out / path.name), as_version=4)
     nbformat.validate(copy)

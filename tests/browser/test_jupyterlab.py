@@ -240,8 +240,12 @@ PROGRESS_JS = """() => {  // a small summary (the full model carries every pictu
 }"""
 
 
-def _wait_idle(page, timeout_s: float):
-    page.wait_for_function(f"() => ({STATUS_JS})().includes('| Idle')", timeout=timeout_s * 1000)
+# JupyterLab's own words, per UI language: the Run menu, its Run All item, the kernel's idle state in the status bar
+LABELS = {"en": ("Run", "Run All Cells", "| Idle"), "ko": ("실행", "모든 셀 실행", "| 대기")}
+
+
+def _wait_idle(page, timeout_s: float, lang: str = "en"):
+    page.wait_for_function(f"() => ({STATUS_JS})().includes('{LABELS[lang][2]}')", timeout=timeout_s * 1000)
 
 
 def _code_cells(cells):
@@ -260,15 +264,16 @@ def _errors(cells):
     return out
 
 
-def _run_all(page, timeout_s: float):
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+def _run_all(page, timeout_s: float, lang: str = "en"):
+    menu, item, idle = LABELS[lang]
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
     deadline = time.monotonic() + timeout_s
     time.sleep(1.0)
     while True:
         state = page.evaluate(PROGRESS_JS)
         status = page.evaluate(STATUS_JS)
-        if not state["busy"] and "| Idle" in status and (not state["pending"] or state["errors"]):
+        if not state["busy"] and idle in status and (not state["pending"] or state["errors"]):
             return page.evaluate(CELLS_JS)
         if time.monotonic() > deadline:
             pytest.fail(f"Run All did not finish in {timeout_s:.0f} s (status {status!r}; cells not yet run: "
@@ -420,10 +425,10 @@ def test_a_korean_notebook_runs_in_korean_jupyterlab(lab_ko, browser):
     try:
         page.goto(f"{lab_ko.base}/lab/tree/{KO_NOTEBOOK.name}?reset&token={lab_ko.token}", timeout=60000)
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
-        _wait_idle(page, 120)
+        _wait_idle(page, 120, "ko")
         menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
         assert "파일" in menus and "File" not in menus, f"JupyterLab's menus are not Korean: {menus}"
-        cells = _run_all(page, TIMEOUT_S)
+        cells = _run_all(page, TIMEOUT_S, "ko")
         errors = _errors(cells)
         assert not errors, f"{KO_NOTEBOOK.name} (ko): error outputs after Run All:\n" + "\n".join(errors)
         prose = " ".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
