@@ -421,6 +421,8 @@ KO_NOTEBOOK = next((p for p in NOTEBOOKS if p.name.startswith("02")), None)   # 
 def test_a_korean_notebook_runs_in_korean_jupyterlab(lab_ko, browser):
     """The Korean edition as `COURSE_LANG=ko python run.py lab` opens it: Korean menus, Run All with errors only in
     the graded checks, the notebook's prose, checks and printed explanations in Korean, no glyph missing."""
+    fonts = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True).stdout.strip()
+    assert fonts, "Chromium has no Hangul font here (empty boxes): apt-get install fonts-nanum (.ci/run does)"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{lab_ko.base}/lab/tree/{KO_NOTEBOOK.name}?reset&token={lab_ko.token}", timeout=60000)
