@@ -16,6 +16,7 @@ TEXT_MIME = ("text/plain",)
 
 
 def _strip(nb) -> None:
+    nb.metadata.pop("widgets", None)           # saved widget state: a picture by another name (the mixer's PNG)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)   # run timestamps: noise in every diff
         if cell.cell_type != "code":
