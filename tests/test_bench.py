@@ -209,5 +209,19 @@ def test_recipe_trial_runs_and_its_table_has_every_number(tmp_path):
         assert f"{d['accuracy'] * 100:.1f} %" in row and f"{d['fd']:.2f}" in row, row
     with pytest.raises(ValueError, match="^key"):
         recipes.run_trial("Z", steps=2, out_dir=tmp_path)
+
+
+def test_a_student_trial_trains_its_own_width(tmp_path, monkeypatch):
+    """The student trials change the UNet's width: every network the trial builds has that width."""
+    import dlhelpers.unet
+    from dlhelpers.tools.bench import recipes
+    built, real = [], dlhelpers.unet.ContextUnet
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("n_feat"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(dlhelpers.unet, "ContextUnet", spy)
+    record = recipes.run_trial("S1", steps=1, out_dir=tmp_path, per_class=1)
+    assert built == [32, 32] and record["n_feat"] == recipes.TRIALS["S1"].n_feat == 32
     with pytest.raises(ValueError, match="^out_dir"):
         recipes.write_table(tmp_path / "empty")

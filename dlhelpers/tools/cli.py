@@ -218,6 +218,7 @@ def _bench_commands(sub) -> None:
     q.add_argument("--steps", type=int, default=1500, help="training steps per trial")
     q.add_argument("--out", default="runs/recipes", help="folder for the trials' JSON results")
     q.add_argument("--table", action="store_true", help="write data/recipe_trials.md from the results in --out")
+    q.add_argument("--path", default=None, help="with --table: the table's path (default data/recipe_trials.md)")
     q.add_argument("--threads", type=int, default=None, help="torch threads (two trials side by side: 1 each)")
     q.set_defaults(func=cmd_bench_recipes)
 

@@ -37,6 +37,8 @@ class Trial:
     warmup_steps: int = 100           # linear warm-up steps before the linear decay
     min_snr_gamma: float | None = None  # None: the plain MSE of eq. (14)
     schedule: str = "linear"          # "linear" (the course's) or "cosine"
+    n_feat: int = 64                  # the UNet's width (the course's 64; smaller trains faster per step)
+    batch_size: int = 100             # images per step
 
 
 TRIALS = {
@@ -44,6 +46,13 @@ TRIALS = {
     "B": Trial("lr 2e-3, warm-up 200", lr=2e-3, warmup_steps=200),
     "C": Trial("B + min-SNR-γ, γ = 5", lr=2e-3, warmup_steps=200, min_snr_gamma=5.0),
     "D": Trial("B on the cosine schedule (ᾱ_T floor)", lr=2e-3, warmup_steps=200, schedule="cosine"),
+    # Toward a student preset (issue 24): about 5 minutes of training on 2 cores, so the step count depends on width.
+    "S1": Trial("student: n_feat 32, lr 3e-3, warm-up 200, min-SNR-γ 5", lr=3e-3, warmup_steps=200,
+                min_snr_gamma=5.0, n_feat=32),
+    "S2": Trial("student: n_feat 48, lr 2e-3, warm-up 200, min-SNR-γ 5", lr=2e-3, warmup_steps=200,
+                min_snr_gamma=5.0, n_feat=48),
+    "S3": Trial("student: n_feat 32, lr 4e-3, warm-up 200, min-SNR-γ 5", lr=4e-3, warmup_steps=200,
+                min_snr_gamma=5.0, n_feat=32),
 }
 
 
@@ -83,13 +92,14 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     schedule = (NoiseSchedule.linear(**preset.schedule) if trial.schedule == "linear"
                 else NoiseSchedule.cosine(preset.schedule["timesteps"]))
     cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
-                  min_snr_gamma=trial.min_snr_gamma, checkpoint_every=10 ** 9)
-    torch.manual_seed(cfg.seed)   # the same initial weights for every trial
-    model = ContextUnet(**preset.model)
+                  min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9)
+    arch = dict(preset.model, n_feat=trial.n_feat)
+    torch.manual_seed(cfg.seed)   # the same initial weights for every trial of one width
+    model = ContextUnet(**arch)
     result = train(model, SpriteDataset(), schedule, cfg, progress=False)
-    ema = ContextUnet(**preset.model)
+    ema = ContextUnet(**arch)
     ema.load_state_dict(result.ema_state)
-    record = {"key": key, "label": trial.label, "steps": steps, "threads": torch.get_num_threads(),
+    record = {"key": key, "label": trial.label, "steps": steps, "threads": torch.get_num_threads(), "n_feat": trial.n_feat,
               "train_seconds": round(result.seconds, 1), "final_loss": sum(result.losses[-10:]) / 10,
               "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
     path = Path(out_dir) / f"{key}.json"
@@ -135,7 +145,7 @@ def cli(args) -> int:
         torch.set_num_threads(args.threads)
     try:
         if args.table:
-            print(f"wrote {write_table(args.out)}")
+            print(f"wrote {write_table(args.out, **({'path': args.path} if args.path else {}))}")
         else:
             print(json.dumps(run_trial(args.trial, steps=args.steps, out_dir=args.out), indent=1))
     except ValueError as exc:
