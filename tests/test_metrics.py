@@ -130,3 +130,13 @@ def test_corrupt_classifier_raises(tmp_path):
     dst.unlink()
     with pytest.raises(CorruptFileError, match="python -m dlhelpers classifier"):
         C.load_classifier(path=dst)
+
+
+def test_jackknife_se_of_the_mean_is_the_textbook_standard_error():
+    """For the mean, the leave-one-out values are (n·x̄ − x_i)/(n − 1) and the jackknife s.e. is exactly s/√n."""
+    from dlhelpers.evaluation.metrics import jackknife_se
+    x = torch.tensor([1.0, 4.0, 2.0, 8.0, 5.0], dtype=torch.float64)
+    loo = (x.sum() - x) / (len(x) - 1)
+    assert jackknife_se(loo) == pytest.approx(float(x.std() / len(x) ** 0.5), rel=1e-12)
+    with pytest.raises(ValueError, match="^leave_one_out"):
+        jackknife_se([1.0])

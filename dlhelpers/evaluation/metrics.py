@@ -160,3 +160,13 @@ def real_vs_real_fd(n: int = 1000, seed: int = 0) -> float:
     pick = np.random.default_rng(seed).permutation(test_idx)[: 2 * n]
     x = images_to_tensor(images[pick])
     return sprite_fd(x[:n], x[n:])
+
+
+def jackknife_se(leave_one_out) -> float:
+    """The jackknife standard error from a statistic recomputed with each of n samples left out (Efron & Stein,
+    1981): √((n − 1)/n · Σ (θ₋ᵢ − θ̄)²)."""
+    loo = torch.as_tensor(leave_one_out, dtype=torch.float64)
+    n = loo.numel()
+    if n < 2:
+        raise ValueError(f"leave_one_out needs at least 2 values, got {n}")
+    return float(((n - 1) / n * (loo - loo.mean()).pow(2).sum()).sqrt())

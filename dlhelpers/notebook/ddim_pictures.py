@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 
 import torch
 
+from dlhelpers.evaluation.metrics import jackknife_se
 from dlhelpers.notebook.viz import show_grid
 from dlhelpers.validation import check_image_batch, check_positive_int
 from dlhelpers.notebook.i18n import fmt, tr
@@ -185,18 +186,13 @@ class FDMeter:
             raise KeyError(f"name: no sample set {name!r} added; known: {sorted(self._fd)}")
         return name
 
-    @staticmethod
-    def _jackknife_se(loo: torch.Tensor) -> float:
-        n = len(loo)
-        return float(((n - 1) / n * (loo - loo.mean()).pow(2).sum()).sqrt())
-
     def se(self, name: str) -> float:
-        return self._jackknife_se(self._loo[self._known(name)])
+        return jackknife_se(self._loo[self._known(name)])
 
     def diff(self, a: str, b: str) -> tuple[float, float, float]:
         """(FD_a − FD_b, low, high): the difference and its 95 % interval (± 1.96 jackknife standard errors)."""
         d = self.fd(a) - self.fd(b)
-        half = 1.96 * self._jackknife_se(self._loo[self._known(a)] - self._loo[self._known(b)])
+        half = 1.96 * jackknife_se(self._loo[self._known(a)] - self._loo[self._known(b)])
         return d, d - half, d + half
 
     def _term(self, term) -> tuple[float, torch.Tensor]:

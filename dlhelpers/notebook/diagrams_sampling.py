@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 
 from dlhelpers.ddpm import ddpm_step
+from dlhelpers.evaluation.metrics import jackknife_se as standard_error
 from dlhelpers.notebook.viz import make_grid
 from dlhelpers.validation import check_image_batch
 from dlhelpers.notebook.i18n import fmt, tr
@@ -153,11 +154,7 @@ def jackknife_se(x: torch.Tensor) -> dict:
     if n < 3:
         raise ValueError(f"x must hold at least 3 images for a jackknife, got {n}")
     loo = [sample_stats(torch.cat([x[:i], x[i + 1:]])) for i in range(n)]
-    out = {}
-    for key in loo[0]:
-        vals = torch.tensor([d[key] for d in loo], dtype=torch.float64)
-        out[key] = float(((n - 1) / n * ((vals - vals.mean()) ** 2).sum()).sqrt())
-    return out
+    return {key: standard_error([d[key] for d in loo]) for key in loo[0]}
 
 
 def stats_table(rows: dict) -> str:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Optional
 
 from dlhelpers.io import REPO_ROOT, PathLike, atomic_write_bytes
+from dlhelpers.notebook.i18n import TRANSLATIONS_DIR
 
-TRANSLATIONS_DIR = REPO_ROOT / "translations"
 LANGUAGES = {"ko": "한국어"}
 PENDING = {"ko": "**[번역 대기]**"}      # shown before an English block that has no reviewed translation yet
 FUZZY_RATIO = 0.6
@@ -213,15 +213,9 @@ def update_message_catalogue(lang: str, folder: Optional[PathLike] = None) -> st
 
 
 def message_status(lang: str, folder: Optional[PathLike] = None) -> str:
-    path = message_catalogue_path(lang, folder)
-    entries = {e.msgid: e for e in load_catalogue(path)} if path.exists() else {}
-    counts = {"translated": 0, "fuzzy": 0, "missing": 0}
-    for msgid, _ in extract_messages():
-        e = entries.get(msgid)
-        counts["missing" if e is None or not e.msgstr else "fuzzy" if "fuzzy" in e.flags else "translated"] += 1
-    total = sum(counts.values())
-    return (f"{'messages (dlhelpers.po)':<28}{counts['translated']:>11}{counts['fuzzy']:>7}{counts['missing']:>9}"
-            f"{100 * counts['translated'] / max(total, 1):>6.0f}%")
+    """The ``i18n-status`` row of ``dlhelpers.po``."""
+    msgids = (msgid for msgid, _ in extract_messages())
+    return status_row(count(message_catalogue_path(lang, folder), msgids, "messages (dlhelpers.po)"))
 
 
 @dataclass
@@ -236,31 +230,35 @@ class Status:
         return self.translated + self.fuzzy + self.missing
 
 
-def status(notebook: PathLike, lang: str, folder: Optional[PathLike] = None) -> Status:
-    """How much of a notebook's current English has a reviewed translation (the catalogue as it is on disk,
-    against the notebook's blocks now: an English block without an entry counts as missing)."""
-    import nbformat
-    notebook = Path(notebook)
-    path = catalogue_path(notebook, lang, folder)
+def count(path: Path, msgids, name: str) -> Status:
+    """How many of ``msgids`` (the English now) have a reviewed translation in the catalogue at ``path``; an
+    English text without an entry counts as missing."""
     entries = {e.msgid: e for e in load_catalogue(path) if not e.obsolete} if path.exists() else {}
     counts = {"translated": 0, "fuzzy": 0, "missing": 0}
-    for msgid, _ in extract(nbformat.read(str(notebook), as_version=4)):
+    for msgid in msgids:
         e = entries.get(msgid)
-        key = "missing" if e is None or not e.msgstr else "fuzzy" if "fuzzy" in e.flags else "translated"
-        counts[key] += 1
-    return Status(notebook.name, **counts)
+        counts["missing" if e is None or not e.msgstr else "fuzzy" if "fuzzy" in e.flags else "translated"] += 1
+    return Status(name, **counts)
+
+
+def status(notebook: PathLike, lang: str, folder: Optional[PathLike] = None) -> Status:
+    """How much of a notebook's current English has a reviewed translation."""
+    import nbformat
+    notebook = Path(notebook)
+    blocks = extract(nbformat.read(str(notebook), as_version=4))
+    return count(catalogue_path(notebook, lang, folder), (msgid for msgid, _ in blocks), notebook.name)
+
+
+def status_row(s: Status) -> str:
+    return f"{s.notebook:<28}{s.translated:>11}{s.fuzzy:>7}{s.missing:>9}{100 * s.translated / max(s.total, 1):>6.0f}%"
 
 
 def status_table(notebooks: list, lang: str, folder: Optional[PathLike] = None) -> str:
     """The ``i18n-status`` table of ``notebooks`` (paths), one row each and a total."""
     rows = [status(p, lang, folder) for p in notebooks]
-    lines = [f"{'notebook':<28}{'translated':>11}{'fuzzy':>7}{'missing':>9}{'done':>7}"]
-    for r in rows:
-        lines.append(f"{r.notebook:<28}{r.translated:>11}{r.fuzzy:>7}{r.missing:>9}"
-                     f"{100 * r.translated / max(r.total, 1):>6.0f}%")
-    t, f, m = (sum(getattr(r, k) for r in rows) for k in ("translated", "fuzzy", "missing"))
-    lines.append(f"{'all':<28}{t:>11}{f:>7}{m:>9}{100 * t / max(t + f + m, 1):>6.0f}%")
-    return "\n".join(lines)
+    total = Status("all", *(sum(getattr(r, k) for r in rows) for k in ("translated", "fuzzy", "missing")))
+    return "\n".join([f"{'notebook':<28}{'translated':>11}{'fuzzy':>7}{'missing':>9}{'done':>7}"]
+                     + [status_row(r) for r in rows + [total]])
 
 
 # ------------------------------------------------------------------------------------------- translated copies

@@ -22,7 +22,7 @@ import io
 import pkgutil
 import textwrap
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dlhelpers.tools.student_copies import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION,
@@ -44,13 +44,26 @@ class Catalogue:
     wrong: tuple                        # Answers that must fail, each with its hint
     right: tuple                        # Answers that must pass, genuinely different from the solution
     setup: str = "import torch\n"       # what earlier cells of the notebook define that the answer cell uses
-    timeout_s: float = field(default=120.0, compare=False)   # unused by the harness; a guide for slow checks
 
 
 def answer(head: str, body: str, name: str, hint: str = "") -> Answer:
     """An ``Answer`` from a ``def`` line and a body (dedented, then indented under the ``def``)."""
     lines = textwrap.dedent(body).strip("\n").splitlines()
     return Answer(name, head.rstrip("\n") + "\n" + "".join(f"    {ln}\n" if ln else "\n" for ln in lines), hint)
+
+
+def wrong_answers(head: str, table: dict, hints: dict | None = None) -> tuple:
+    """Wrong ``Answer``\ s from ``{name: (body, hint)}``, or ``{name: body}`` with the hints in ``hints``."""
+    out = []
+    for name, value in table.items():
+        body, hint = value if isinstance(value, tuple) else (value, hints[name])
+        out.append(answer(head, body, name, hint))
+    return tuple(out)
+
+
+def right_answers(head: str, table: dict) -> tuple:
+    """Right ``Answer``\ s from ``{name: body}``."""
+    return tuple(answer(head, body, name) for name, body in table.items())
 
 
 @functools.lru_cache(maxsize=None)

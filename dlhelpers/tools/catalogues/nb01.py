@@ -1,5 +1,5 @@
 """Notebook 01 (sampling): the DDPM step, x̂₀ and the reverse loop — wrong answers with their hints, and right ones."""
-from dlhelpers.tools.catalogues import Catalogue, answer
+from dlhelpers.tools.catalogues import Catalogue, right_answers, wrong_answers
 
 STEP_HEAD = "def my_ddpm_step(x_t, t, eps, schedule, z):\n"
 STEP_WRONG = {
@@ -121,17 +121,6 @@ LOOP_RIGHT = {
 }
 
 
-
-
-def _wrong(head, table, hints):
-    return tuple(answer(head, body[0] if isinstance(body, tuple) else body, name,
-                        body[1] if isinstance(body, tuple) else hints[name]) for name, body in table.items())
-
-
-def _right(head, table):
-    return tuple(answer(head, body, name) for name, body in table.items())
-
-
 STEP_HINTS = {
     "noise on the last step": "noise was added on the last step",
     "never any noise": "no noise was added",
@@ -149,7 +138,7 @@ X0_HINTS = {
 }
 
 CATALOGUES = [
-    Catalogue("01", "nb01_ddpm_step", _wrong(STEP_HEAD, STEP_WRONG, STEP_HINTS), _right(STEP_HEAD, STEP_RIGHT)),
-    Catalogue("01", "nb01_predict_x0", _wrong(X0_HEAD, X0_WRONG, X0_HINTS), _right(X0_HEAD, X0_RIGHT)),
-    Catalogue("01", "nb01_sample", _wrong(LOOP_HEAD, LOOP_WRONG, {}), _right(LOOP_HEAD, LOOP_RIGHT)),
+    Catalogue("01", "nb01_ddpm_step", wrong_answers(STEP_HEAD, STEP_WRONG, STEP_HINTS), right_answers(STEP_HEAD, STEP_RIGHT)),
+    Catalogue("01", "nb01_predict_x0", wrong_answers(X0_HEAD, X0_WRONG, X0_HINTS), right_answers(X0_HEAD, X0_RIGHT)),
+    Catalogue("01", "nb01_sample", wrong_answers(LOOP_HEAD, LOOP_WRONG), right_answers(LOOP_HEAD, LOOP_RIGHT)),
 ]

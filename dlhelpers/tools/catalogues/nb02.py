@@ -1,6 +1,6 @@
 """Notebook 02 (the UNet): injecting the embeddings and the one-hot contexts — wrong answers with their hints, and
 genuinely different right ones."""
-from dlhelpers.tools.catalogues import Catalogue, answer
+from dlhelpers.tools.catalogues import Catalogue, right_answers, wrong_answers
 
 SETUP = "import torch\nimport torch.nn.functional as F\n"
 
@@ -71,16 +71,8 @@ ONE_HOT_RIGHT = {
 }
 
 
-def _wrong(head, table):
-    return tuple(answer(head, body, name, hint) for name, (body, hint) in table.items())
-
-
-def _right(head, table):
-    return tuple(answer(head, body, name) for name, body in table.items())
-
-
 CATALOGUES = [
-    Catalogue("02", "nb02_inject", _wrong(INJECT_HEAD, INJECT_WRONG), _right(INJECT_HEAD, INJECT_RIGHT), SETUP),
-    Catalogue("02", "nb02_one_hot_context", _wrong(ONE_HOT_HEAD, ONE_HOT_WRONG), _right(ONE_HOT_HEAD, ONE_HOT_RIGHT),
+    Catalogue("02", "nb02_inject", wrong_answers(INJECT_HEAD, INJECT_WRONG), right_answers(INJECT_HEAD, INJECT_RIGHT), SETUP),
+    Catalogue("02", "nb02_one_hot_context", wrong_answers(ONE_HOT_HEAD, ONE_HOT_WRONG), right_answers(ONE_HOT_HEAD, ONE_HOT_RIGHT),
               SETUP),
 ]

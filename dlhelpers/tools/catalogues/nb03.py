@@ -1,16 +1,8 @@
 """Notebook 03 (training): forward noising, the loss, context dropout and the training step — wrong answers with
 the hints their checks give, and genuinely different right ones."""
-from dlhelpers.tools.catalogues import Catalogue, answer
+from dlhelpers.tools.catalogues import Catalogue, right_answers, wrong_answers
 
 IMPORTS = "import torch\nimport torch.nn.functional as F\n"
-
-
-def _wrong(head, table):
-    return tuple(answer(head, body, name, hint) for name, (body, hint) in table.items())
-
-
-def _right(head, table):
-    return tuple(answer(head, body, name) for name, body in table.items())
 
 
 # ------------------------------------------------------------------------------------------------ (a) add noise
@@ -173,12 +165,12 @@ STEP_RIGHT = {
 }
 
 CATALOGUES = [
-    Catalogue("03", "nb03_add_noise", _wrong(NOISE_HEAD, NOISE_WRONG), _right(NOISE_HEAD, NOISE_RIGHT),
+    Catalogue("03", "nb03_add_noise", wrong_answers(NOISE_HEAD, NOISE_WRONG), right_answers(NOISE_HEAD, NOISE_RIGHT),
               setup="import torch\n"),
-    Catalogue("03", "nb03_training_loss", _wrong(LOSS_HEAD, LOSS_WRONG), _right(LOSS_HEAD, LOSS_RIGHT),
+    Catalogue("03", "nb03_training_loss", wrong_answers(LOSS_HEAD, LOSS_WRONG), right_answers(LOSS_HEAD, LOSS_RIGHT),
               setup=IMPORTS + ADD_NOISE),
-    Catalogue("03", "nb03_context_dropout", _wrong(DROP_HEAD, DROP_WRONG), _right(DROP_HEAD, DROP_RIGHT),
+    Catalogue("03", "nb03_context_dropout", wrong_answers(DROP_HEAD, DROP_WRONG), right_answers(DROP_HEAD, DROP_RIGHT),
               setup=IMPORTS),
-    Catalogue("03", "nb03_train_step", _wrong(STEP_HEAD, STEP_WRONG), _right(STEP_HEAD, STEP_RIGHT),
+    Catalogue("03", "nb03_train_step", wrong_answers(STEP_HEAD, STEP_WRONG), right_answers(STEP_HEAD, STEP_RIGHT),
               setup=IMPORTS + ADD_NOISE + LOSS + DROP),
 ]

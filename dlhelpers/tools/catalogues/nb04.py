@@ -1,6 +1,6 @@
 """Notebook 04 (context control): mixing contexts, the guided ε̃ and the guided DDIM loop — wrong answers with the
 hint each one gets, and genuinely different right ones."""
-from dlhelpers.tools.catalogues import Catalogue, answer
+from dlhelpers.tools.catalogues import Catalogue, right_answers, wrong_answers
 
 # ------------------------------------------------------------------------------------------- (a) mix contexts
 MIX_HEAD = "def my_mix_contexts(weights):\n"
@@ -130,20 +130,12 @@ LOOP_RIGHT = {
 }
 
 
-def _wrong(head, table):
-    return tuple(answer(head, body, name, hint) for name, (body, hint) in table.items())
-
-
-def _right(head, table):
-    return tuple(answer(head, body, name) for name, body in table.items())
-
-
 LOOP_SETUP = ("import torch\nfrom dlhelpers.ddim import ddim_step, ddim_timesteps\n"
               "from dlhelpers.notebook.checks.context import guided_eps\n")
 
 CATALOGUES = [
-    Catalogue("04", "nb04_mix_contexts", _wrong(MIX_HEAD, MIX_WRONG), _right(MIX_HEAD, MIX_RIGHT)),
-    Catalogue("04", "nb04_guided_eps", _wrong(GUIDE_HEAD, GUIDE_WRONG), _right(GUIDE_HEAD, GUIDE_RIGHT)),
-    Catalogue("04", "nb04_guided_sample", _wrong(LOOP_HEAD, LOOP_WRONG), _right(LOOP_HEAD, LOOP_RIGHT),
+    Catalogue("04", "nb04_mix_contexts", wrong_answers(MIX_HEAD, MIX_WRONG), right_answers(MIX_HEAD, MIX_RIGHT)),
+    Catalogue("04", "nb04_guided_eps", wrong_answers(GUIDE_HEAD, GUIDE_WRONG), right_answers(GUIDE_HEAD, GUIDE_RIGHT)),
+    Catalogue("04", "nb04_guided_sample", wrong_answers(LOOP_HEAD, LOOP_WRONG), right_answers(LOOP_HEAD, LOOP_RIGHT),
               setup=LOOP_SETUP),
 ]

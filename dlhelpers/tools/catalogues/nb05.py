@@ -1,6 +1,6 @@
 """Notebook 05 (DDIM): the timesteps to visit, the η = 0 step composed from x̂₀ and the forward jump, and the η > 0
 step — wrong answers with the hint each check gives, and genuinely different right ones."""
-from dlhelpers.tools.catalogues import Catalogue, answer
+from dlhelpers.tools.catalogues import Catalogue, right_answers, wrong_answers
 
 # ------------------------------------------------------------------------------------------------ (a) timesteps
 TS_HEAD = "def my_ddim_timesteps(T, n):\n"
@@ -96,16 +96,8 @@ ETA_RIGHT = {
 }
 
 
-def _wrong(head, table):
-    return tuple(answer(head, body, name, hint) for name, (body, hint) in table.items())
-
-
-def _right(head, table):
-    return tuple(answer(head, body, name) for name, body in table.items())
-
-
 CATALOGUES = [
-    Catalogue("05", "nb05_ddim_timesteps", _wrong(TS_HEAD, TS_WRONG), _right(TS_HEAD, TS_RIGHT), setup=TS_SETUP),
-    Catalogue("05", "nb05_ddim_step", _wrong(STEP_HEAD, STEP_WRONG), _right(STEP_HEAD, STEP_RIGHT)),
-    Catalogue("05", "nb05_ddim_eta_step", _wrong(ETA_HEAD, ETA_WRONG), _right(ETA_HEAD, ETA_RIGHT)),
+    Catalogue("05", "nb05_ddim_timesteps", wrong_answers(TS_HEAD, TS_WRONG), right_answers(TS_HEAD, TS_RIGHT), setup=TS_SETUP),
+    Catalogue("05", "nb05_ddim_step", wrong_answers(STEP_HEAD, STEP_WRONG), right_answers(STEP_HEAD, STEP_RIGHT)),
+    Catalogue("05", "nb05_ddim_eta_step", wrong_answers(ETA_HEAD, ETA_WRONG), right_answers(ETA_HEAD, ETA_RIGHT)),
 ]
