@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from dlhelpers.notebook.checks.common import ExerciseError, _call, _close, _expect_tensor, _fail, _ok, fmt
+from dlhelpers.notebook.checks.sampling import StandInModel
 
 
 # --------------------------------------------------------------------------------------------- guidance
@@ -124,30 +125,6 @@ def guided_sample(model, x_T, context, w, schedule, timesteps, guide, eta=0.0, g
     return x
 
 
-class _ContextStandIn(torch.nn.Module):
-    """A closed-form ε-"network": ε(x, t/T, c) = 0.5·x + (t/T)·b + Σ_k c_k·a_k (c = None: ∅). Records each call."""
-
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.b = torch.nn.Parameter(torch.randn(3, 8, 8, generator=g))               # (C, H, W)
-        self.a, self.calls = torch.randn(5, 3, 8, 8, generator=g), []                 # (K, C, H, W)
-
-    def forward(self, x, t, c=None):   # ContextUnet.forward's names; t is the normalised time t/T
-        B = x.shape[0]
-        c = torch.zeros(B, 5) if c is None else c
-        if not isinstance(c, torch.Tensor) or tuple(c.shape) != (B, 5):
-            raise ValueError(f"the context must have shape ({B}, 5) (or be None for ∅), got "
-                             f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
-        tn = torch.full((B,), float(t)) if isinstance(t, (int, float)) and not isinstance(t, bool) else t
-        ok = isinstance(tn, torch.Tensor) and tn.numel() in (1, B)
-        scale = tn.float().reshape(-1, 1, 1, 1).clamp(-2, 2) if ok else torch.zeros(B, 1, 1, 1)
-        out = 0.5 * x + scale * self.b + torch.einsum("bk,kchw->bchw", c.float(), self.a)
-        self.calls.append(dict(x=x.detach().clone(), t=t, c=c.detach().float().clone(), grad=torch.is_grad_enabled(),
-                               out=out.detach().clone()))
-        return out
-
-
 _GS, _TIMES = "guided_sample", [20, 17, 11, 6, 2, 0]   # uneven on purpose: a loop must walk the list it is given
 
 
@@ -237,7 +214,7 @@ def _gs_run(fn, w, eta, gen_seed, global_seed, B=4):
     schedule = NoiseSchedule.linear(_TIMES[0], 0.01, 0.2)                     # short and noisy: noise matters
     x_T = torch.randn(B, 3, 8, 8, generator=torch.Generator().manual_seed(0))   # (B, C, H, W)
     context = torch.eye(5)[torch.arange(B) % 5]                                 # (B, 5), one-hot rows
-    model, kept = _ContextStandIn(seed=1), x_T.clone()
+    model, kept = StandInModel((3, 8, 8), seed=1, n_context=5), x_T.clone()
     gen = None if gen_seed is None else torch.Generator().manual_seed(gen_seed)
     with torch.random.fork_rng(devices=[]):                                      # leave the notebook's RNG alone
         torch.manual_seed(global_seed)

@@ -111,26 +111,36 @@ def check_predict_x0(fn):
 
 # ------------------------------------------------------------------------------------------ the loop
 class StandInModel(torch.nn.Module):
-    """A closed-form "network" for checking loops: ε(x, t/T) = 0.5·x + (t/T)·b, with one learnable image b.
+    """A closed-form "network" for checking loops: ε(x, t/T, c) = 0.5·x + (t/T)·b + Σ_k c_k·a_k, with one learnable
+    image b and, for ``n_context`` > 0, one image a_k per context feature (c = None: the null context ∅).
 
-    Records what every call received: the input x, the time as given, whether autograd was on, the output."""
+    Records what every call received: the input x, the time as given, the context (with ``n_context``), whether
+    autograd was on, the output."""
 
-    def __init__(self, shape_chw, seed: int = 0):
+    def __init__(self, shape_chw, seed: int = 0, n_context: int = 0):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
-        self.b = torch.nn.Parameter(torch.randn(shape_chw, generator=g))   # (C, H, W)
-        self.calls = []
+        self.b = torch.nn.Parameter(torch.randn(shape_chw, generator=g))             # (C, H, W)
+        self.a = torch.randn((n_context,) + tuple(shape_chw), generator=g)             # (K, C, H, W)
+        self.n_context, self.calls = n_context, []
 
     def forward(self, x, t, c=None):   # the names of ContextUnet.forward; t is the normalised time t/T
-        B = x.shape[0]
+        B, K = x.shape[0], self.n_context
         tn = t
         if isinstance(tn, (int, float)) and not isinstance(tn, bool):
             tn = torch.full((B,), float(tn), device=x.device)
         usable = isinstance(tn, torch.Tensor) and tn.numel() in (1, B)
         scale = tn.float().reshape(-1, 1, 1, 1) if usable else torch.zeros(B, 1, 1, 1, device=x.device)
         out = 0.5 * x + scale.clamp(-2, 2) * self.b                            # (B, C, H, W)
-        self.calls.append({"x": x.detach().clone(), "t": t, "grad": torch.is_grad_enabled(),
-                           "out": out.detach().clone()})
+        record = {"x": x.detach().clone(), "t": t, "grad": torch.is_grad_enabled()}
+        if K:
+            c = torch.zeros(B, K, device=x.device) if c is None else c
+            if not isinstance(c, torch.Tensor) or tuple(c.shape) != (B, K):
+                raise ValueError(f"the context must have shape ({B}, {K}) (or be None for ∅), got "
+                                 f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
+            out = out + torch.einsum("bk,kchw->bchw", c.float(), self.a.to(x.device))
+            record["c"] = c.detach().float().clone()
+        self.calls.append(dict(record, out=out.detach().clone()))
         return out
 
 
