@@ -136,8 +136,8 @@ class StandInModel(torch.nn.Module):
         if K:
             c = torch.zeros(B, K, device=x.device) if c is None else c
             if not isinstance(c, torch.Tensor) or tuple(c.shape) != (B, K):
-                raise ValueError(f"the context must have shape ({B}, {K}) (or be None for ∅), got "
-                                 f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
+                raise ValueError(fmt("the context must have shape ({0}, {1}) (or be None for ∅), got {2}", B, K,
+                                     tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__))
             out = out + torch.einsum("bk,kchw->bchw", c.float(), self.a.to(x.device))
             record["c"] = c.detach().float().clone()
         self.calls.append(dict(record, out=out.detach().clone()))
