@@ -53,7 +53,7 @@ def answer(head: str, body: str, name: str, hint: str = "") -> Answer:
 
 
 def wrong_answers(head: str, table: dict, hints: dict | None = None) -> tuple:
-    """Wrong ``Answer``\ s from ``{name: (body, hint)}``, or ``{name: body}`` with the hints in ``hints``."""
+    """Wrong ``Answer`` objects from ``{name: (body, hint)}``, or ``{name: body}`` with the hints in ``hints``."""
     out = []
     for name, value in table.items():
         body, hint = value if isinstance(value, tuple) else (value, hints[name])
@@ -62,7 +62,7 @@ def wrong_answers(head: str, table: dict, hints: dict | None = None) -> tuple:
 
 
 def right_answers(head: str, table: dict) -> tuple:
-    """Right ``Answer``\ s from ``{name: body}``."""
+    """Right ``Answer`` objects from ``{name: body}``."""
     return tuple(answer(head, body, name) for name, body in table.items())
 
 
