@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .sampling import SampleResult, draw_noise, reverse_loop
-from .schedules import _x0_from_eps, extract
+from .schedules import x0_from_eps, extract
 from .validation import check_generator, check_int_timesteps, check_positive_int, check_real, check_step_tensors
 
 
@@ -48,7 +48,7 @@ def _ddim_update(x_t, t, t_prev, eps_pred, schedule, eta, z, generator):
     alpha_bar_t = extract(schedule.alpha_bar, t, x_t.shape)
     alpha_bar_prev = extract(schedule.alpha_bar, t_prev, x_t.shape)
     # 1. predicted x₀, eq. (12) first term
-    x0_pred = _x0_from_eps(x_t, alpha_bar_t, eps_pred)
+    x0_pred = x0_from_eps(x_t, alpha_bar_t, eps_pred)
     # 2. σ_t(η), eq. (16)
     sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar_t)).sqrt() * (1 - alpha_bar_t / alpha_bar_prev).sqrt()
     # 3. "direction pointing to x_t", eq. (12) second term; clamp guards rounding below zero

@@ -20,7 +20,7 @@ import torch
 
 from .ddim import ddim_timesteps
 from .sampling import SampleResult, reverse_loop
-from .schedules import _x0_from_eps
+from .schedules import x0_from_eps
 from .validation import check_positive_int
 
 
@@ -56,7 +56,7 @@ def sample_dpm_solver(model, n_samples: int, schedule, steps: int = 20, context=
 
     def step(x, t, t_prev, eps, sched, gen):
         ratio, scale, half_inv_r = coeffs[(t, t_prev)]
-        x0_pred = _x0_from_eps(x, sched.alpha_bar[t], eps)                  # (B, C, H, W)
+        x0_pred = x0_from_eps(x, sched.alpha_bar[t], eps)                  # (B, C, H, W)
         d = x0_pred if half_inv_r is None else (1 + half_inv_r) * x0_pred - half_inv_r * history["x0"]
         history["x0"] = x0_pred
         return ratio * x - scale * d

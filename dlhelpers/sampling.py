@@ -20,7 +20,8 @@ import torch
 
 from . import devices
 from .precision import autocast, to_memory_format
-from .schedules import _x0_from_eps
+from .schedules import x0_from_eps
+from .spec import split_output
 from .validation import (check_context, check_finite, check_generator, check_image_batch, check_positive_int, check_precision,
                          check_real)
 
@@ -62,28 +63,14 @@ def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: 
     """Run x ← step(x, t, t_prev, ε, schedule, generator) over ``pairs`` = [(t, t_prev), …] from t = T down."""
     from tqdm.auto import tqdm
 
-    n_samples = check_positive_int(n_samples, "n_samples")
-    save_every = check_positive_int(save_every, "save_every")
-    guidance_scale = check_real(guidance_scale, "guidance_scale", low=0.0)
-    check_generator(generator)
-    check_precision(precision)
-    channels, height, n_cfeat = model_geometry(model)
-    device = devices.model_device(model)
-    devices.check_on_device(generator, "generator", device)
-    context = check_context(context, n_samples, n_cfeat, "context", device=device)
-    if x_T is None:
-        x = torch.randn((n_samples, channels, height, height), generator=generator, device=device)
-    else:
-        check_image_batch(x_T, "x_T", channels=channels, finite=False)
-        if tuple(x_T.shape) != (n_samples, channels, height, height):
-            raise ValueError(f"x_T must have shape {(n_samples, channels, height, height)}, got {tuple(x_T.shape)}")
-        devices.check_on_device(x_T, "x_T", device)
-        check_finite(x_T, "x_T")
-        x = x_T.float().clone()
+    check_path(model, schedule, "ddpm")
+    x, context, device = start_loop(model, n_samples, context, x_T, generator, save_every, guidance_scale, precision)
+    n_samples = x.shape[0]
     schedule = schedule.to(device)
     T = schedule.timesteps
     t_norm = (torch.arange(T + 1, device=device, dtype=torch.float32) / T).unsqueeze(1).expand(T + 1, n_samples)
     alpha_bar = schedule.alpha_bar
+    eps_model = schedule.prediction == "eps"   # other predictions are turned into ε̂ (``dlhelpers.spec``)
 
     frames, x0s, frame_ts = [], [], []   # kept on the device; one copy to the CPU at the end
     was_training = model.training
@@ -91,10 +78,12 @@ def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: 
     try:
         with torch.inference_mode(), autocast(precision, device):
             for i, (t, t_prev) in enumerate(tqdm(pairs, desc=desc, disable=not progress, leave=False)):
-                eps = predict_noise(model, to_memory_format(x), t_norm[t], context, guidance_scale)
+                out = predict_noise(model, to_memory_format(x), t_norm[t], context, guidance_scale)
+                x0_pred, eps = (x0_from_eps(x, alpha_bar[t], out), out) if eps_model else split_output(
+                    schedule, out, x, alpha_bar[t].sqrt(), (1 - alpha_bar[t]).sqrt())
                 if i % save_every == 0:
                     frames.append(x.float())
-                    x0s.append(_x0_from_eps(x, alpha_bar[t], eps).float())
+                    x0s.append(x0_pred.float())
                     frame_ts.append(int(t))
                 x = step(x, t, t_prev, eps, schedule, generator)
         frames.append(x.float())
@@ -104,6 +93,44 @@ def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: 
         model.train(was_training)
     return SampleResult(samples=x.float().clone(), frames=torch.stack(frames).cpu(), frame_timesteps=frame_ts,
                         x0_preds=torch.stack(x0s).cpu())
+
+
+def start_loop(model, n_samples, context, x_T, generator, save_every, guidance_scale, precision):
+    """Every sampler's checks, once, before its loop; returns (x_T (N, C, H, W) on the model's device, the
+    context (N, n_cfeat) or None, the device). x_T is drawn from ``generator`` unless given."""
+    n_samples = check_positive_int(n_samples, "n_samples")
+    check_positive_int(save_every, "save_every")
+    check_real(guidance_scale, "guidance_scale", low=0.0)
+    check_generator(generator)
+    check_precision(precision)
+    channels, height, n_cfeat = model_geometry(model)
+    device = devices.model_device(model)
+    devices.check_on_device(generator, "generator", device)
+    context = check_context(context, n_samples, n_cfeat, "context", device=device)
+    if x_T is None:
+        return torch.randn((n_samples, channels, height, height), generator=generator, device=device), context, device
+    check_image_batch(x_T, "x_T", channels=channels, finite=False)
+    if tuple(x_T.shape) != (n_samples, channels, height, height):
+        raise ValueError(f"x_T must have shape {(n_samples, channels, height, height)}, got {tuple(x_T.shape)}")
+    devices.check_on_device(x_T, "x_T", device)
+    check_finite(x_T, "x_T")
+    return x_T.float().clone(), context, device
+
+
+def check_path(model, schedule, family: str) -> None:
+    """A sampler walks one path: DDPM's samplers a ``NoiseSchedule``, the flow samplers a ``FlowPath``. A model
+    loaded by ``load_pretrained`` carries its ``run_spec``; sampling it on another path is refused."""
+    from .spec import spec_of
+    spec = spec_of(schedule)
+    if spec.path != family:
+        other = "a FlowPath (dlhelpers.flow)" if family == "flow" else "a NoiseSchedule (dlhelpers.schedules)"
+        raise TypeError(f"schedule must be {other} for this sampler, got {type(schedule).__name__}; "
+                        f"see dlhelpers.samplers.SAMPLERS for the samplers of each path")
+    trained = getattr(model, "run_spec", None)
+    if trained is not None and (trained.path, trained.prediction) != (spec.path, spec.prediction):
+        raise ValueError(f"schedule is a {spec.path!r} path predicting {spec.prediction!r}, but the model was "
+                         f"trained on {trained.path!r} predicting {trained.prediction!r}; sample it with the path "
+                         f"load_pretrained returned")
 
 
 def draw_noise(x: torch.Tensor, generator) -> torch.Tensor:

@@ -29,7 +29,7 @@ def extract(values: torch.Tensor, t, x_shape) -> torch.Tensor:
     return out.reshape(-1, *([1] * (len(x_shape) - 1)))
 
 
-def _x0_from_eps(x_t: torch.Tensor, alpha_bar_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def x0_from_eps(x_t: torch.Tensor, alpha_bar_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, with ᾱ_t already shaped to broadcast: the one place this formula lives."""
     return (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
 
@@ -46,6 +46,7 @@ class NoiseSchedule:
     alpha_bar: torch.Tensor
     timesteps: int
     name: str = "custom"
+    prediction: str = "eps"   # what a network trained on this path predicts (``dlhelpers.spec.PREDICTIONS``)
 
     @classmethod
     def from_betas(cls, beta: torch.Tensor, name: str = "custom") -> "NoiseSchedule":
@@ -96,7 +97,7 @@ class NoiseSchedule:
         if self.beta.device == torch.device(device):
             return self
         return NoiseSchedule(self.beta.to(device), self.alpha.to(device), self.alpha_bar.to(device),
-                             self.timesteps, self.name)
+                             self.timesteps, self.name, self.prediction)
 
     @property
     def device(self) -> torch.device:
@@ -131,7 +132,20 @@ class NoiseSchedule:
         if eps.shape != x_t.shape:
             raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
         t = check_int_timesteps(t, self.timesteps, x_t.shape[0], "t", x_t.device)
-        return _x0_from_eps(x_t, extract(self.alpha_bar.to(x_t.device), t, x_t.shape).to(x_t.dtype), eps)
+        return x0_from_eps(x_t, extract(self.alpha_bar.to(x_t.device), t, x_t.shape).to(x_t.dtype), eps)
+
+    def coefficients(self, t, x_shape) -> tuple:
+        """(a_t, s_t) with x_t = a_t · x₀ + s_t · ε: (√ᾱ_t, √(1 − ᾱ_t)), shaped like ``extract``'s output."""
+        ab = extract(self.alpha_bar, t, x_shape)
+        return ab.sqrt(), (1 - ab).sqrt()
+
+    def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:
+        """Algorithm 1's draws for a batch, in this order: t ~ U{1…T}, then ε ~ N(0, I).
+        Returns (t (B,) int, x_t, the network's time input t/T (B,), ε) — the trainer's and the loss's one source."""
+        B, T = x0.shape[0], self.timesteps
+        t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)            # (B,)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
+        return t, self.add_noise_unchecked(x0, t, noise), t.float() / T, noise
 
     def __repr__(self) -> str:
         return f"NoiseSchedule({self.name}, T={self.timesteps})"

@@ -1,13 +1,17 @@
-"""Training an ε-prediction diffusion model: random timestep per image, predict the noise, MSE.
+"""Training a diffusion or flow model: random time per image, predict the path's target, MSE.
 
 References
 - Ho et al., DDPM, 2020, arXiv:2006.11239 — Algorithm 1 and the simplified loss, eq. (14):
       L = E_{t, x₀, ε} ‖ε − ε_θ(√ᾱ_t x₀ + √(1 − ᾱ_t) ε, t)‖², t ~ Uniform{1…T}.
 - Ho & Salimans, "Classifier-Free Diffusion Guidance", 2022, arXiv:2207.12598 — Algorithm 1: replace the
   context by the null context with probability p_uncond, so one network learns ε(x_t, c) and ε(x_t, ∅).
+- Lipman et al., "Flow Matching for Generative Modeling", 2023, arXiv:2210.02747 — eq. (23): on the straight
+  path (``dlhelpers.flow.FlowPath``) the same loop regresses the velocity ε − x₀ at t ~ U[0, 1].
+  What the network predicts is the path's (``dlhelpers.spec``); this file only draws, noises and averages.
 - Polyak averaging of the weights (EMA), as in Song & Ermon 2020 and DDPM's released code.
 
-The trainer knows nothing about the UNet: any module ``model(x_t, t / T, context)`` → ε works. Every random draw
+The trainer knows nothing about the UNet: any module ``model(x_t, time, context)`` works, ``time`` being t/T on
+DDPM's path and t on the flow path. Every random draw
 (batch order, t, ε, context dropout) comes from generators seeded by ``TrainConfig.seed``; the generator state,
 optimizer, EMA and loss history live in the checkpoint, so a run killed at any moment resumes to the very same
 weights as an uninterrupted one.
@@ -26,6 +30,7 @@ from .devices import model_device
 from .ema import EMA
 from .io import CorruptFileError, atomic_torch_save, safe_torch_load
 from .precision import autocast, prepare_model, to_memory_format
+from .spec import RunSpec, training_target
 from .validation import check_positive_int, check_precision, check_real
 
 
@@ -40,6 +45,7 @@ class TrainConfig:
     p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
     ema_decay: Optional[float] = 0.999  # weight averaging (~1000-step window) for smoother samples; None turns it off
     min_snr_gamma: Optional[float] = 5.0  # Hang et al. 2023: weight t's loss by min(SNR_t, γ)/SNR_t; None = eq. (14)
+    #                                       (DDPM's ε-path only: a flow run sets None)
     checkpoint_every: int = 250       # steps between atomic checkpoints (a kill loses at most ~1 minute)
     seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
     precision: str = "auto"           # "auto" = bf16 autocast where the CPU/GPU runs it natively; "fp32" for exact tests
@@ -67,7 +73,7 @@ class Preset:
     """A named training run: the model, the schedule, the recipe, and which EMA snapshots to export."""
 
     model: dict                       # ContextUnet(**model)
-    schedule: dict                    # NoiseSchedule.linear(**schedule)
+    spec: RunSpec                     # the path and what the network predicts; spec.build() is the schedule
     config: TrainConfig               # the recipe
     snapshots: tuple = ()             # steps whose EMA weights are shipped as step_NNNNN.pt (for notebook 3)
 
@@ -75,11 +81,15 @@ class Preset:
 PRESETS = {
     # The shipped weights: data/weights/manifest.json records this run's command, wall time and machine.
     "course": Preset(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16),
-                     schedule=dict(timesteps=500, beta1=1e-4, beta2=0.02),
+                     spec=RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02)),
                      config=TrainConfig(), snapshots=(250, 1000, 3000)),
+    # Flow matching (notebook 6): the same UNet and recipe on the straight path, predicting the velocity; min-SNR
+    # is DDPM's weighting (off); 9000 steps as the course preset. Shipped in data/weights/flow.
+    "flow": Preset(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16), spec=RunSpec("flow", "velocity", {}),
+                   config=TrainConfig(min_snr_gamma=None)),
     # A smoke-test size: seconds on a CPU, for tests and for trying the command.
     "tiny": Preset(model=dict(in_channels=3, n_feat=16, n_cfeat=5, height=16),
-                   schedule=dict(timesteps=500, beta1=1e-4, beta2=0.02),
+                   spec=RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02)),
                    config=TrainConfig(steps=20, batch_size=32, warmup_steps=0, checkpoint_every=10), snapshots=(10,)),
 }
 
@@ -129,7 +139,8 @@ def min_snr_weights(schedule, gamma: float) -> torch.Tensor:
 
 def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32",
                    loss_weight: torch.Tensor | None = None, return_mse: bool = False):
-    """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32; with
+    """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32 — or, when
+    ``schedule`` is a ``FlowPath``, flow matching's MSE(ε − x₀, u_θ(x_t, t, c)) with t ~ U[0, 1]; with
     ``loss_weight`` (T+1,) each image's squared error is weighted by loss_weight[t] (``min_snr_weights``).
     ``return_mse``: return ``(loss, mse)``, where ``mse`` is the plain, unweighted eq. (14) of the same draws,
     detached (what ``train`` records in its loss history whatever the weighting).
@@ -143,16 +154,16 @@ def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.
 
 def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision):
     """(t (B,), each image's MSE (B,)): draws t, then ε, then the context dropout, in that order."""
-    B, T = x0.shape[0], schedule.timesteps
-    t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)            # (B,)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
-    x_t = schedule.add_noise_unchecked(x0, t, noise)
+    B = x0.shape[0]
+    t, x_t, time_in, noise = schedule.draw_training_example(x0, generator)             # (B,), x_t (B, C, H, W)
+    target = noise if schedule.prediction == "eps" else training_target(
+        schedule, x0, noise, *schedule.coefficients(t, x0.shape))                       # (B, C, H, W)
     if context is not None and p_uncond > 0:
         keep = torch.rand((B, 1), generator=generator, device=x0.device) >= p_uncond   # (B, 1)
         context = context * keep
     with autocast(precision, x0.device, training=True):
-        eps_pred = model(to_memory_format(x_t), t.float() / T, context)
-    return t, (eps_pred.float() - noise).pow(2).mean(dim=(1, 2, 3))                    # (B,), (B,)
+        pred = model(to_memory_format(x_t), time_in, context)
+    return t, (pred.float() - target).pow(2).mean(dim=(1, 2, 3))                       # (B,), (B,)
 
 
 def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = TrainConfig(),
@@ -179,6 +190,9 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
     optimizer = make_optimizer(model.parameters(), cfg.lr, device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
+    if cfg.min_snr_gamma is not None and getattr(schedule, "alpha_bar", None) is None:
+        raise ValueError("min_snr_gamma weights DDPM's discrete timesteps; set it to None to train on "
+                         f"{schedule!r}")
     weight = min_snr_weights(schedule, cfg.min_snr_gamma) if cfg.min_snr_gamma is not None else None
     result = TrainResult(steps_done=0)
 

@@ -156,6 +156,8 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
     value = float(value)
     if value != value:
         raise ValueError(f"{name} must not be NaN")
+    if value in (float("inf"), float("-inf")):   # an infinite guidance scale or η gives NaN pictures, silently
+        raise ValueError(f"{name} must be a finite number, got {value}")
     below = low is not None and (value <= low if open_interval else value < low)
     above = high is not None and (value >= high if open_interval else value > high)
     if below or above:

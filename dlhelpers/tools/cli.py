@@ -5,105 +5,57 @@ Each command is a thin layer over the library; everything it writes goes through
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 from dlhelpers.devices import DEVICE_CHOICES
-from dlhelpers.tools.machine import cpu_name, device_name
+from dlhelpers.samplers import SAMPLERS
 from dlhelpers.training import PRESETS
 from dlhelpers.validation import PRECISIONS
 
 def cmd_train(args) -> int:
+    """Train a preset; ``dlhelpers.pretrained.train_preset`` exports the weights and writes their manifest."""
     import torch
+    import platform
+
     from dlhelpers import pretrained
-    from dlhelpers.schedules import NoiseSchedule
-    from dlhelpers.sprites import SpriteDataset
     from dlhelpers.devices import pick_device
-    from dlhelpers.training import PRESETS, train
-    from dlhelpers.unet import ContextUnet
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.tools.machine import cpu_name, device_name
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    preset = PRESETS[args.preset]
-    cfg = replace(preset.config, precision=args.precision, **({"steps": args.steps} if args.steps else {}))
-    snapshots = tuple(s for s in preset.snapshots if s < cfg.steps)
-    out = Path(args.out) if args.out else pretrained.WEIGHTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)  # the model's initial weights
-    model = ContextUnet(**preset.model).to(device)   # initialised on the CPU, so identical on every device
-    schedule = NoiseSchedule.linear(**preset.schedule)
-    dataset = SpriteDataset()
-    files: dict = {}
-
-    def export(name: str, step: int, state: dict) -> None:
-        sha = pretrained.export_state(state, out / f"{name}.pt")
-        files[name] = {"file": f"{name}.pt", "sha256": sha, "step": step}
-
-    def on_snapshot(step, state):
-        export(f"step_{step:05d}", step, state)
-
-    for s in snapshots:  # snapshots exported before a kill are kept
-        p = out / f"step_{s:05d}.pt"
-        if p.exists():
-            from dlhelpers.io import sha256_file
-            files[f"step_{s:05d}"] = {"file": p.name, "sha256": sha256_file(p), "step": s}
-
-    print(f"training ContextUnet{preset.model} for {cfg.steps} steps on {device_name(device)} (preset {args.preset}, "
-          f"precision {cfg.precision}, {torch.get_num_threads()} threads); checkpoint {out / 'train_checkpoint.ckpt'}")
-    result = train(model, dataset, schedule, cfg, checkpoint_path=out / "train_checkpoint.ckpt",
-                   progress=not args.quiet, snapshot_steps=snapshots, on_snapshot=on_snapshot,
-                   stop_after=args.stop_after)
-    if result.steps_done < cfg.steps:
-        print(f"paused at step {result.steps_done}; run the same command again to resume")
-        return 0
-    export("final", cfg.steps, result.ema_state if result.ema_state is not None else model.state_dict())
-    export("final_raw", cfg.steps, model.state_dict())
-    manifest = {
-        "command": "python -m dlhelpers " + " ".join(shlex.quote(a) for a in args.argv),
-        "model": preset.model, "schedule": preset.schedule, "config": asdict(cfg),
-        "steps": result.steps_done, "wall_time_s": round(result.seconds, 1),
-        "machine": {"platform": platform.platform(), "processor": cpu_name(), "device": device_name(device),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__},
-        "files": dict(sorted(files.items(), key=lambda kv: kv[1]["step"])),
-        "weights_note": "fp16 state dicts; 'final' is the EMA of the weights, 'final_raw' the last raw weights",
-        "loss_curve": {"steps": result.loss_steps, "loss": [round(x, 5) for x in result.losses]},
-    }
-    _plot_loss(out / "loss_curve.png", result.loss_steps, result.losses)
-    pretrained.write_manifest(manifest, out)
-    print(f"done in {result.seconds / 60:.1f} min; wrote {len(files)} weight files and {out / 'manifest.json'}")
+    machine = {"platform": platform.platform(), "processor": cpu_name(), "device": device_name(device),
+               "threads": torch.get_num_threads(), "torch": torch.__version__}
+    pretrained.train_preset(args.preset, SpriteDataset(), machine, out=args.out, steps=args.steps,
+                            precision=args.precision, device=device, stop_after=args.stop_after,
+                            progress=not args.quiet,
+                            command="python -m dlhelpers " + " ".join(shlex.quote(a) for a in args.argv))
     return 0
-
-
-def _plot_loss(path: Path, steps, losses) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from dlhelpers.io import atomic_write
-    fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
-    ax.plot(steps, losses, lw=1)
-    ax.set_xlabel("step"), ax.set_ylabel("MSE loss"), ax.set_yscale("log"), ax.set_title("training loss")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
 
 
 def cmd_sample(args) -> int:
     import torch
-    from dlhelpers.ddim import sample_ddim
-    from dlhelpers.ddpm import sample_ddpm
+    from dlhelpers import samplers
     from dlhelpers.devices import pick_device
-    from dlhelpers.dpm_solver import sample_dpm_solver
     from dlhelpers.pretrained import load_pretrained
     from dlhelpers.sprites import CLASS_NAMES
     from dlhelpers.notebook.viz import save_grid
 
+    preset = args.preset or ("flow" if samplers.get(args.sampler).path == "flow" else "course")
+    options = {k: v for k, v in (("steps", args.steps), ("eta", args.eta)) if v is not None}
+    try:
+        options = samplers.check_options(args.sampler, {**options, "guidance_scale": args.guidance})
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if samplers.get(args.sampler).path != ("flow" if preset == "flow" else "ddpm"):
+        raise SystemExit(f"error: --sampler {args.sampler} does not walk the path of the {preset!r} weights; "
+                         f"their samplers: {', '.join(samplers.samplers_for('flow' if preset == 'flow' else 'ddpm'))}")
     device = pick_device(args.device)
-    model, schedule = load_pretrained(args.weights, device)
+    model, schedule = load_pretrained(args.weights, device, preset=preset)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     context = None
     if args.cls is not None:
@@ -112,16 +64,8 @@ def cmd_sample(args) -> int:
         context = torch.zeros(args.n, len(CLASS_NAMES), device=device)
         context[:, CLASS_NAMES.index(args.cls)] = 1
     t0 = time.perf_counter()
-    if args.sampler == "ddpm":
-        res = sample_ddpm(model, args.n, schedule, context=context, generator=generator,
-                          guidance_scale=args.guidance, precision=args.precision, progress=not args.quiet)
-    elif args.sampler == "dpm-solver":
-        res = sample_dpm_solver(model, args.n, schedule, steps=args.steps, context=context, generator=generator,
-                                guidance_scale=args.guidance, precision=args.precision, progress=not args.quiet)
-    else:
-        res = sample_ddim(model, args.n, schedule, steps=args.steps, eta=args.eta, context=context,
-                          generator=generator, guidance_scale=args.guidance, precision=args.precision,
-                          progress=not args.quiet)
+    res = samplers.sample(args.sampler, model, args.n, schedule, context=context, generator=generator,
+                          precision=args.precision, progress=not args.quiet, **options)
     save_grid(args.out, res.samples.cpu(), nrow=8)
     print(f"wrote {args.out} ({args.n} sprites, {args.sampler}, {time.perf_counter() - t0:.1f} s)")
     return 0
@@ -175,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="sample sprites from the shipped weights into a PNG grid")
     s.add_argument("--weights", default="final")
-    s.add_argument("--sampler", choices=("ddpm", "ddim", "dpm-solver"), default="ddim")
-    s.add_argument("--steps", type=int, default=25, help="DDIM / DPM-Solver++ steps (any number in 1…T)")
-    s.add_argument("--eta", type=float, default=0.0)
+    s.add_argument("--preset", choices=("course", "flow"), default=None,
+                   help="whose weights (default: the flow model for the flow samplers, else the course's)")
+    s.add_argument("--sampler", choices=sorted(SAMPLERS), default="ddim", help="dlhelpers.samplers.SAMPLERS")
+    s.add_argument("--steps", type=int, default=None, help="steps, for the samplers that take them (default: "
+                   "the sampler's own); refused by ddpm")
+    s.add_argument("--eta", type=float, default=None, help="DDIM's η in [0, 1]; refused by the other samplers")
     s.add_argument("--n", type=int, default=32)
     s.add_argument("--class", dest="cls", default=None, help="hero, non-hero, food, spell or side-facing")
     s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w (1 = off)")

@@ -89,8 +89,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     if key not in TRIALS:
         raise ValueError(f"key must be one of {sorted(TRIALS)}, got {key!r}")
     trial, preset = TRIALS[key], PRESETS["course"]
-    schedule = (NoiseSchedule.linear(**preset.schedule) if trial.schedule == "linear"
-                else NoiseSchedule.cosine(preset.schedule["timesteps"]))
+    schedule = (preset.spec.build() if trial.schedule == "linear"
+                else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
     cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
                   min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9)
     arch = dict(preset.model, n_feat=trial.n_feat)

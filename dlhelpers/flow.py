@@ -1,0 +1,167 @@
+"""Flow matching: the same kind of network, trained so that the path from noise to data is a straight line.
+
+References
+- Lipman, Chen, Ben-Hamu, Nickel & Le, "Flow Matching for Generative Modeling", 2023, arXiv:2210.02747 —
+  eq. (20)–(23) with σ_min = 0: the conditional path x_t = (1 − t)·x₀ + t·ε and its velocity u_t = ε − x₀;
+  the loss (conditional flow matching, eq. 9) L = E_{t, x₀, ε} ‖u_θ(x_t, t) − (ε − x₀)‖², t ~ U[0, 1].
+- Liu, Gong & Liu, "Flow Straight and Fast: ... Rectified Flow", 2023, arXiv:2209.03003 — the same straight path;
+  sampling solves the ODE dx/dt = u_θ(x, t) from t = 1 (noise) to t = 0 (data).
+- Euler: x_{t'} = x_t + (t' − t) · u_θ(x_t, t) (diffusers' ``FlowMatchEulerDiscreteScheduler.step`` with σ = t).
+- Heun (Karras et al. 2022, arXiv:2206.00364, Algorithm 1): an Euler guess, then the average of the two slopes;
+  the last step, into t = 0, stays Euler. ``steps`` steps cost 2·steps − 1 network calls.
+- Classifier-free guidance on the velocity: ũ = u_∅ + w (u_c − u_∅) (Ho & Salimans 2022, eq. 6, on u, not ε).
+
+Time runs the same way as in DDPM: t = 1 is pure noise, t = 0 the clean image; the network sees t itself (DDPM's
+network sees t/T), so the same ``ContextUnet`` works unchanged.
+
+Key: x_t = x_t, t = t, t_prev = t', velocity = u_θ(x_t, t), x0 = x₀, noise = ε.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .precision import autocast, to_memory_format
+from .sampling import SampleResult, check_path, predict_noise, start_loop
+from .validation import check_image_batch, check_positive_int, check_real, check_same_device
+
+
+@dataclass(frozen=True)
+class FlowPath:
+    """The straight path x_t = (1 − t)·x₀ + t·ε, t ∈ [0, 1]; the network predicts the velocity ε − x₀."""
+
+    prediction: str = "velocity"
+
+    def to(self, device) -> "FlowPath":
+        return self
+
+    def coefficients(self, t: torch.Tensor, x_shape) -> tuple:
+        """(a_t, s_t) = (1 − t, t), shaped (B, 1, 1, 1) to broadcast over images."""
+        t = t.reshape(-1, *([1] * (len(x_shape) - 1)))
+        return 1 - t, t
+
+    def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
+        """x_t = (1 − t)·x₀ + t·ε. x0, noise: (B, C, H, W); t: a float in [0, 1] or a (B,) float tensor."""
+        check_image_batch(x0, "x0")
+        check_image_batch(noise, "noise")
+        check_same_device(x0=x0, noise=noise)
+        if noise.shape != x0.shape:
+            raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+        t = check_flow_time(t, x0.shape[0], "t", x0)
+        a, s = self.coefficients(t, x0.shape)
+        return a * x0 + s * noise
+
+    def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:
+        """The draws of one training batch, in this order: t ~ U[0, 1], then ε ~ N(0, I).
+        Returns (t (B,), x_t, the network's time input (= t), ε)."""
+        t = torch.rand((x0.shape[0],), generator=generator, device=x0.device)              # (B,)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
+        a, s = self.coefficients(t, x0.shape)
+        return t, a * x0 + s * noise, t, noise
+
+    def __repr__(self) -> str:
+        return "FlowPath(straight, velocity)"
+
+
+def check_flow_time(t, batch: int, name: str, like: torch.Tensor) -> torch.Tensor:
+    """A float in [0, 1] or a (B,) float tensor in [0, 1] → a (B,) tensor with ``like``'s device and dtype."""
+    if isinstance(t, torch.Tensor):
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a float time in [0, 1], got a {t.dtype} tensor (flow time is not "
+                            f"an integer step: use t / T)")
+        if t.ndim == 0:
+            t = t.reshape(1).expand(batch)
+        if t.shape != (batch,):
+            raise ValueError(f"{name} must be a number or have shape ({batch},), got {tuple(t.shape)}")
+        if bool(((t < 0) | (t > 1)).any()):
+            raise ValueError(f"{name} must be in [0, 1], got values from {float(t.min())} to {float(t.max())}")
+        return t.to(like.device, like.dtype)
+    t = check_real(t, name, low=0.0, high=1.0)
+    return torch.full((batch,), t, device=like.device, dtype=like.dtype)
+
+
+def flow_timesteps(steps: int) -> list[float]:
+    """``steps + 1`` evenly spaced times from 1 (noise) down to 0 (data): t_i = i / steps."""
+    steps = check_positive_int(steps, "steps")
+    return [i / steps for i in range(steps, -1, -1)]
+
+
+def euler_step(x_t: torch.Tensor, t: float, t_prev: float, velocity: torch.Tensor) -> torch.Tensor:
+    """One Euler step of dx/dt = u along t → t_prev (t_prev < t): x_{t'} = x_t + (t' − t) · u."""
+    check_image_batch(x_t, "x_t")
+    check_image_batch(velocity, "velocity")
+    if velocity.shape != x_t.shape:
+        raise ValueError(f"velocity must have the shape of x_t {tuple(x_t.shape)}, got {tuple(velocity.shape)}")
+    t, t_prev = check_real(t, "t", 0.0, 1.0), check_real(t_prev, "t_prev", 0.0, 1.0)
+    if not t_prev < t:
+        raise ValueError(f"t_prev must be smaller than t (the sampler walks from 1 down to 0), got t={t}, "
+                         f"t_prev={t_prev}")
+    return x_t + (t_prev - t) * velocity
+
+
+def sample_flow_euler(model, n_samples: int, schedule=None, steps: int = 10, context=None, generator=None,
+                      save_every: int = 1, progress: bool = True, guidance_scale: float = 1.0,
+                      precision: str = "auto", x_T: torch.Tensor | None = None) -> SampleResult:
+    """Euler from t = 1 to 0 in ``steps`` equal steps: ``steps`` network calls."""
+    return _flow_loop(model, n_samples, schedule, steps, False, context, generator, save_every, progress,
+                      guidance_scale, precision, x_T)
+
+
+def sample_flow_heun(model, n_samples: int, schedule=None, steps: int = 5, context=None, generator=None,
+                     save_every: int = 1, progress: bool = True, guidance_scale: float = 1.0,
+                     precision: str = "auto", x_T: torch.Tensor | None = None) -> SampleResult:
+    """Heun (second order) from t = 1 to 0 in ``steps`` equal steps: 2·steps − 1 network calls."""
+    return _flow_loop(model, n_samples, schedule, steps, True, context, generator, save_every, progress,
+                      guidance_scale, precision, x_T)
+
+
+def _flow_loop(model, n_samples, schedule, steps, heun, context, generator, save_every, progress,
+               guidance_scale, precision, x_T) -> SampleResult:
+    from tqdm.auto import tqdm
+
+    schedule = FlowPath() if schedule is None else schedule
+    check_path(model, schedule, "flow")
+    steps = check_positive_int(steps, "steps")
+    x, context, device = start_loop(model, n_samples, context, x_T, generator, save_every, guidance_scale, precision)
+    ts = flow_timesteps(steps)
+    t_in = torch.tensor(ts, device=device).unsqueeze(1).expand(len(ts), x.shape[0])    # (steps+1, N), made once
+
+    def velocity(x, i):   # (N, C, H, W); guidance on u, one batched forward
+        return predict_noise(model, to_memory_format(x), t_in[i], context, guidance_scale)
+
+    frames, x0s, frame_ts = [], [], []   # kept on the device; one copy to the CPU at the end
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), autocast(precision, device):
+            for i in tqdm(range(steps), desc=f"flow-{'Heun' if heun else 'Euler'}-{steps}", disable=not progress,
+                          leave=False):
+                t, t_prev = ts[i], ts[i + 1]
+                u = velocity(x, i)
+                if i % save_every == 0:
+                    frames.append(x.float())
+                    x0s.append((x - t * u).float())      # x̂₀ = x_t − t·u
+                    frame_ts.append(t)
+                x_next = x + (t_prev - t) * u            # 1. Euler
+                if heun and t_prev > 0:                  # 2. Heun: the slope at the guess, averaged (not into t = 0)
+                    x_next = x + (t_prev - t) * 0.5 * (u + velocity(x_next, i + 1))
+                x = x_next
+        frames.append(x.float())
+        x0s.append(x.float())
+        frame_ts.append(0.0)
+    finally:
+        model.train(was_training)
+    return SampleResult(samples=x.float().clone(), frames=torch.stack(frames).cpu(), frame_timesteps=frame_ts,
+                        x0_preds=torch.stack(x0s).cpu())
+
+
+def straightness(frames: torch.Tensor) -> torch.Tensor:
+    """Per trajectory, chord ÷ arc length: ‖x_end − x_start‖ / Σ_k ‖x_{k+1} − x_k‖ over the saved frames
+    (F, N, C, H, W). 1 is a straight line; a path that bends scores below 1. Shape (N,)."""
+    if not isinstance(frames, torch.Tensor) or frames.ndim != 5 or frames.shape[0] < 2:
+        raise ValueError("frames must be a (F ≥ 2, N, C, H, W) tensor, e.g. SampleResult.frames")
+    flat = frames.double().flatten(2)                                    # (F, N, D)
+    arc = (flat[1:] - flat[:-1]).norm(dim=2).sum(0)                      # (N,)
+    chord = (flat[-1] - flat[0]).norm(dim=1)                             # (N,)
+    return (chord / arc.clamp(min=1e-12)).float()

@@ -1,0 +1,108 @@
+"""The run spec: which path noises the data and what the network predicts — one record per checkpoint.
+
+Every model in the course walks a Gaussian path x_t = a_t · x₀ + s_t · ε between data (x₀) and noise (ε):
+
+- ``"ddpm"``: a_t = √ᾱ_t, s_t = √(1 − ᾱ_t) on a discrete schedule t = 0…T (Ho et al. 2020, arXiv:2006.11239,
+  eq. 4) — ``dlhelpers.schedules.NoiseSchedule``;
+- ``"flow"``: a_t = 1 − t, s_t = t for t ∈ [0, 1], the straight path of flow matching / rectified flow (Lipman et
+  al. 2023, arXiv:2210.02747; Liu et al. 2023, arXiv:2209.03003) — ``dlhelpers.flow.FlowPath``.
+
+What the network outputs is a ``Prediction``: its training target, and how to turn an output back into
+(x̂₀, ε̂), from which every sampler takes what it needs. ``"eps"`` is DDPM's ε (eq. 14); ``"velocity"`` is flow
+matching's u = dx_t/dt = ε − x₀ (Lipman et al. eq. 23 with σ_min = 0). Adding v-prediction (Salimans & Ho 2022,
+arXiv:2202.00512: v = a_t ε − s_t x₀) is one more entry in ``PREDICTIONS`` and its path in ``ALLOWED``.
+
+A spec is stored in the weights' manifest (``dlhelpers.pretrained``) and read back by ``load_pretrained``, so a
+checkpoint always samples on the path it was trained on.
+
+Key: a = a_t (signal coefficient), s = s_t (noise coefficient), out = the network's output, x_t = x_t.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a network predicts: ``target(x0, eps, a, s)`` for the loss, ``split(out, x_t, a, s)`` → (x̂₀, ε̂)."""
+
+    target: Callable
+    split: Callable
+
+
+PREDICTIONS = {
+    # ε-prediction: target ε; x̂₀ = (x_t − s ε̂) / a (DDIM eq. 12's "predicted x₀")
+    "eps": Prediction(target=lambda x0, eps, a, s: eps,
+                      split=lambda out, x_t, a, s: ((x_t - s * out) / a, out)),
+    # flow matching's velocity u = ε − x₀ (on the straight path, dx_t/dt): x̂₀ = x_t − t·u, ε̂ = x_t + (1 − t)·u
+    "velocity": Prediction(target=lambda x0, eps, a, s: eps - x0,
+                           split=lambda out, x_t, a, s: (x_t - s * out, x_t + a * out)),
+}
+
+# which predictions each path supports (velocity u = ε − x₀ is the derivative only on the straight path)
+ALLOWED = {"ddpm": ("eps",), "flow": ("velocity",)}
+
+DEFAULT_SCHEDULE = dict(timesteps=500, beta1=1e-4, beta2=0.02)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A training run's objective. ``build()`` gives the path object that ``train`` and the samplers take."""
+
+    path: str = "ddpm"          # "ddpm" (NoiseSchedule) or "flow" (FlowPath): how x_t is made from x₀ and ε
+    prediction: str = "eps"     # a key of PREDICTIONS: what the network outputs, hence the loss's target
+    schedule: dict = field(default_factory=lambda: dict(DEFAULT_SCHEDULE))  # NoiseSchedule.linear(**schedule);
+    #                             empty for "flow", whose path has no parameters
+
+    def __post_init__(self):
+        if self.path not in ALLOWED:
+            raise ValueError(f"path must be one of {sorted(ALLOWED)}, got {self.path!r}")
+        if self.prediction not in ALLOWED[self.path]:
+            raise ValueError(f"prediction must be one of {ALLOWED[self.path]} on the {self.path!r} path, "
+                             f"got {self.prediction!r}")
+        if not isinstance(self.schedule, dict):
+            raise TypeError(f"schedule must be a dict of NoiseSchedule.linear's arguments, got "
+                            f"{type(self.schedule).__name__}")
+        if self.path == "flow" and self.schedule:
+            raise ValueError(f"schedule must be empty on the 'flow' path (t ∈ [0, 1] has no β), got {self.schedule}")
+
+    def build(self):
+        """The path object: a ``NoiseSchedule`` (with this prediction) or a ``FlowPath``."""
+        if self.path == "flow":
+            from .flow import FlowPath
+            return FlowPath()
+        from .schedules import NoiseSchedule
+        return replace(NoiseSchedule.linear(**self.schedule), prediction=self.prediction)
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "prediction": self.prediction, "schedule": dict(self.schedule)}
+
+    @classmethod
+    def from_dict(cls, d) -> "RunSpec":
+        if not isinstance(d, dict) or set(d) - {"path", "prediction", "schedule"}:
+            raise ValueError(f"spec must be a dict with keys path, prediction, schedule; got {d!r}")
+        return cls(**d)
+
+
+def spec_of(path) -> RunSpec:
+    """The spec of a path object (the inverse of ``RunSpec.build``)."""
+    from .flow import FlowPath
+    from .schedules import NoiseSchedule
+    if isinstance(path, FlowPath):
+        return RunSpec("flow", path.prediction, {})
+    if isinstance(path, NoiseSchedule):
+        return RunSpec("ddpm", path.prediction, {"timesteps": path.timesteps})
+    raise TypeError(f"schedule must be a NoiseSchedule or a FlowPath, got {type(path).__name__}")
+
+
+def split_output(path, out: torch.Tensor, x_t: torch.Tensor, a, s) -> tuple:
+    """(x̂₀, ε̂) from a network output on ``path`` at coefficients (a, s)."""
+    return PREDICTIONS[path.prediction].split(out, x_t, a, s)
+
+
+def training_target(path, x0: torch.Tensor, eps: torch.Tensor, a, s) -> torch.Tensor:
+    """What the network should output for x_t = a·x₀ + s·ε on ``path``: the loss's target."""
+    return PREDICTIONS[path.prediction].target(x0, eps, a, s)
