@@ -97,7 +97,9 @@ def test_gpu_check_machinery_on_the_cpu():
                           "--n", "1", "--repeats", "1", "--tests", "full_precision or public_steps"],
                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    for row in ("unit tests on the device | pass", "train --preset tiny (20 steps) | pass",
-                "DDIM-25, 1 sprites", "DDPM-500, 1 sprites", "DPM-Solver++-20, 1 sprites", "median of 1"):
+    from dlhelpers.samplers import SAMPLERS
+    timed = [f"{k}-{s.default_steps}" if s.default_steps else k for k, s in SAMPLERS.items()]   # the whole registry
+    for row in ("unit tests on the device | pass", "train --preset tiny (20 steps) | pass", "median of 1",
+                *(f"{label}, 1 sprites" for label in timed)):
         assert row in out.stdout, out.stdout
     assert re.search(r"\| \d+ passed, \d+ deselected", out.stdout), out.stdout   # --tests reached pytest's -k

@@ -2,10 +2,11 @@
 
 On a machine with an NVIDIA (CUDA) or Apple (MPS) GPU it
 1. runs the device-taking unit tests (tests/test_on_device.py, tests/test_devices.py) on the GPU,
-2. executes all five notebooks top to bottom with nbclient (they pick the GPU themselves, as for a student),
+2. executes all the notebooks top to bottom with nbclient (they pick the GPU themselves, as for a student),
 3. trains the tiny preset for a few steps on the GPU (``python -m dlhelpers train --preset tiny --device ...``),
-4. times DDIM-25, DPM-Solver++-20 and DDPM-500 for 64 sprites from the shipped weights (median of 3 runs after a
-   warm-up, with ``torch.cuda.synchronize``), and prints one table naming the card.
+4. times every sampler of ``dlhelpers.samplers.SAMPLERS`` at its default steps for 64 sprites from the shipped
+   weights of its path (median of 3 runs after a warm-up, with ``torch.cuda.synchronize``), and prints one table
+   naming the card.
 On a machine without a GPU it says so and exits 0. ``--device cpu`` runs the same steps on the CPU (to test this
 command itself); ``--skip-notebooks`` leaves out step 2, ``--save-notebooks DIR`` keeps the executed notebooks,
 ``--tests EXPR`` runs only the device tests matching a pytest -k expression, ``--repeats`` sets the timed runs.
@@ -67,18 +68,25 @@ def _notebooks(device: torch.device, save_dir: str | None = None) -> list[tuple[
 
 
 def _timings(device: torch.device, n: int = 64, repeats: int = 3) -> list[tuple[str, float, float]]:
-    from dlhelpers.ddim import sample_ddim
-    from dlhelpers.ddpm import sample_ddpm
-    from dlhelpers.dpm_solver import sample_dpm_solver
+    """Every sampler of the registry at its default steps, on the model of its path (flow rows if its weights
+    are there)."""
+    from dlhelpers import samplers
+    from dlhelpers.io import CorruptFileError
     from dlhelpers.pretrained import load_pretrained
 
-    model, schedule = load_pretrained("final", device)
-    runs = {
-        "DDIM-25": lambda g: sample_ddim(model, n, schedule, steps=25, generator=g, progress=False, save_every=25),
-        "DPM-Solver++-20": lambda g: sample_dpm_solver(model, n, schedule, steps=20, generator=g, progress=False,
-                                                       save_every=20),
-        "DDPM-500": lambda g: sample_ddpm(model, n, schedule, generator=g, progress=False, save_every=500),
-    }
+    models = {"ddpm": load_pretrained("final", device)}
+    try:
+        models["flow"] = load_pretrained("final", device, preset="flow")
+    except CorruptFileError:
+        pass
+    runs = {}
+    for name, sampler in samplers.SAMPLERS.items():
+        if sampler.path in models:
+            model, path = models[sampler.path]
+            steps = {"steps": sampler.default_steps} if sampler.default_steps else {}
+            label = f"{name}-{sampler.default_steps}" if sampler.default_steps else name
+            runs[label] = (lambda g, name=name, model=model, path=path, steps=steps: samplers.sample(
+                name, model, n, path, generator=g, progress=False, save_every=10 ** 6, **steps))
     rows = []
     for name, fn in runs.items():
         fn(torch.Generator(device=device.type).manual_seed(0))   # warm-up (kernels, autocast caches)

@@ -61,13 +61,16 @@ def _quality_lines(quality, class_names, smoke) -> list:
 
 
 def render(*, smoke, command, machine, torch_version, fast_path, seconds, where, speed_rows, stats, sampler_times,
-           overhead, one_forward, memory, quality, class_names, train_cmp, train_steps) -> str:
+           overhead, one_forward, memory, quality, class_names, train_cmp, train_steps, calls=None) -> str:
     """The whole report as Markdown (see ``run.run_benchmark`` for what each argument holds)."""
     L = [SMOKE_TITLE if smoke else "# Benchmark", "",
          f"`{command}` — {machine}, torch {torch_version}, fast path = {fast_path}. "
          f"Total run {seconds:.0f} s.", ""]
     L += _speed_lines(speed_rows, stats, sampler_times, overhead, one_forward, memory, where)
     L += _quality_lines(quality, class_names, smoke)
+    if calls is not None:
+        from dlhelpers.tools.bench.calls import calls_lines
+        L += calls_lines(calls)
     L += [f"## fp32 vs fast path, same {train_steps}-step training run (same seed and batches)", "",
           "| precision | mean loss over the last quarter | ± s.e. | seconds |", "|---|---:|---:|---:|"]
     for k, (mean, se, sec) in train_cmp.items():

@@ -19,6 +19,7 @@ from dlhelpers.devices import pick_device
 from dlhelpers.io import DATA_DIR, atomic_write_bytes
 from dlhelpers.sprites import CLASS_NAMES
 from dlhelpers.tools import machine
+from dlhelpers.tools.bench.calls import calls_section
 from dlhelpers.tools.bench.quality import precision_training_section, quality_section
 from dlhelpers.tools.bench.recipes import TABLE as RECIPES
 from dlhelpers.tools.bench.report import render
@@ -71,6 +72,8 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
     sampler_times, overhead, one_forward = sampler_section(smoke, dev)
     say("quality: samplers on the shipped weights…", flush=True)
     quality = quality_section(smoke, dev)
+    say("quality against network calls: the flow model beside the DDPM model…", flush=True)
+    calls = calls_section(smoke, dev, reference_fd=quality["rows"][0][3])
     say("quality: short training run, fp32 vs fast path…", flush=True)
     train_cmp, train_steps = precision_training_section(smoke, dev)
 
@@ -80,7 +83,7 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
                     fast_path=_fast_path_text(dev, stats["fast_dtype"]), seconds=time.perf_counter() - t_start,
                     where=machine.device_name(dev) if dev.type != "cpu" else f"the CPU, {machine.threads_text()}",
                     speed_rows=speed_rows, stats=stats, sampler_times=sampler_times, overhead=overhead,
-                    one_forward=one_forward, memory=_memory_line(dev), quality=quality,
+                    one_forward=one_forward, memory=_memory_line(dev), quality=quality, calls=calls,
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
     if not smoke and RECIPES.is_file():   # the recipe trials are measured separately (an hour each); kept in the report
         report += "\n" + RECIPES.read_text()
