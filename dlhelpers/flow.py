@@ -19,6 +19,7 @@ Key: x_t = x_t, t = t, t_prev = t', velocity = u_θ(x_t, t), x0 = x₀, noise = 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -31,6 +32,7 @@ from .validation import check_image_batch, check_positive_int, check_real, check
 class FlowPath:
     """The straight path x_t = (1 − t)·x₀ + t·ε, t ∈ [0, 1]; the network predicts the velocity ε − x₀."""
 
+    PATH: ClassVar[str] = "flow"   # the path's name in a run spec (``dlhelpers.spec``)
     prediction: str = "velocity"
 
     def to(self, device) -> "FlowPath":

@@ -21,7 +21,7 @@ import torch
 from . import devices
 from .precision import autocast, to_memory_format
 from .schedules import x0_from_eps
-from .spec import split_output
+from .predictions import split_output
 from .validation import (check_context, check_finite, check_generator, check_image_batch, check_positive_int, check_precision,
                          check_real)
 
@@ -120,15 +120,14 @@ def start_loop(model, n_samples, context, x_T, generator, save_every, guidance_s
 def check_path(model, schedule, family: str) -> None:
     """A sampler walks one path: DDPM's samplers a ``NoiseSchedule``, the flow samplers a ``FlowPath``. A model
     loaded by ``load_pretrained`` carries its ``run_spec``; sampling it on another path is refused."""
-    from .spec import spec_of
-    spec = spec_of(schedule)
-    if spec.path != family:
+    kind = getattr(schedule, "PATH", None)
+    if kind != family:
         other = "a FlowPath (dlhelpers.flow)" if family == "flow" else "a NoiseSchedule (dlhelpers.schedules)"
         raise TypeError(f"schedule must be {other} for this sampler, got {type(schedule).__name__}; "
                         f"see dlhelpers.samplers.SAMPLERS for the samplers of each path")
     trained = getattr(model, "run_spec", None)
-    if trained is not None and (trained.path, trained.prediction) != (spec.path, spec.prediction):
-        raise ValueError(f"schedule is a {spec.path!r} path predicting {spec.prediction!r}, but the model was "
+    if trained is not None and (trained.path, trained.prediction) != (kind, schedule.prediction):
+        raise ValueError(f"schedule is a {kind!r} path predicting {schedule.prediction!r}, but the model was "
                          f"trained on {trained.path!r} predicting {trained.prediction!r}; sample it with the path "
                          f"load_pretrained returned")
 

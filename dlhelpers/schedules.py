@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -41,6 +42,7 @@ class NoiseSchedule:
     Key: beta = β_t, alpha = α_t = 1 − β_t, alpha_bar = ᾱ_t = ∏_{s≤t} α_s, timesteps = T.
     """
 
+    PATH: ClassVar[str] = "ddpm"   # the path's name in a run spec (``dlhelpers.spec``)
     beta: torch.Tensor
     alpha: torch.Tensor
     alpha_bar: torch.Tensor

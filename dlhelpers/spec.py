@@ -7,40 +7,19 @@ Every model in the course walks a Gaussian path x_t = a_t · x₀ + s_t · ε be
 - ``"flow"``: a_t = 1 − t, s_t = t for t ∈ [0, 1], the straight path of flow matching / rectified flow (Lipman et
   al. 2023, arXiv:2210.02747; Liu et al. 2023, arXiv:2209.03003) — ``dlhelpers.flow.FlowPath``.
 
-What the network outputs is a ``Prediction``: its training target, and how to turn an output back into
-(x̂₀, ε̂), from which every sampler takes what it needs. ``"eps"`` is DDPM's ε (eq. 14); ``"velocity"`` is flow
-matching's u = dx_t/dt = ε − x₀ (Lipman et al. eq. 23 with σ_min = 0). Adding v-prediction (Salimans & Ho 2022,
-arXiv:2202.00512: v = a_t ε − s_t x₀) is one more entry in ``PREDICTIONS`` and its path in ``ALLOWED``.
+What the network outputs is a ``Prediction`` (``dlhelpers.predictions``): ``"eps"`` (DDPM's ε) or
+``"velocity"`` (flow matching's u = ε − x₀). Adding v-prediction (Salimans & Ho 2022, arXiv:2202.00512:
+v = a_t ε − s_t x₀) is one entry in ``PREDICTIONS`` and its path in ``ALLOWED`` below.
 
 A spec is stored in the weights' manifest (``dlhelpers.pretrained``) and read back by ``load_pretrained``, so a
 checkpoint always samples on the path it was trained on.
-
-Key: a = a_t (signal coefficient), s = s_t (noise coefficient), out = the network's output, x_t = x_t.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
-import torch
+from .predictions import PREDICTIONS, split_output, training_target  # noqa: F401 (the spec's vocabulary)
 
-
-@dataclass(frozen=True)
-class Prediction:
-    """What a network predicts: ``target(x0, eps, a, s)`` for the loss, ``split(out, x_t, a, s)`` → (x̂₀, ε̂)."""
-
-    target: Callable
-    split: Callable
-
-
-PREDICTIONS = {
-    # ε-prediction: target ε; x̂₀ = (x_t − s ε̂) / a (DDIM eq. 12's "predicted x₀")
-    "eps": Prediction(target=lambda x0, eps, a, s: eps,
-                      split=lambda out, x_t, a, s: ((x_t - s * out) / a, out)),
-    # flow matching's velocity u = ε − x₀ (on the straight path, dx_t/dt): x̂₀ = x_t − t·u, ε̂ = x_t + (1 − t)·u
-    "velocity": Prediction(target=lambda x0, eps, a, s: eps - x0,
-                           split=lambda out, x_t, a, s: (x_t - s * out, x_t + a * out)),
-}
 
 # which predictions each path supports (velocity u = ε − x₀ is the derivative only on the straight path)
 ALLOWED = {"ddpm": ("eps",), "flow": ("velocity",)}
@@ -96,13 +75,3 @@ def spec_of(path) -> RunSpec:
     if isinstance(path, NoiseSchedule):
         return RunSpec("ddpm", path.prediction, {"timesteps": path.timesteps})
     raise TypeError(f"schedule must be a NoiseSchedule or a FlowPath, got {type(path).__name__}")
-
-
-def split_output(path, out: torch.Tensor, x_t: torch.Tensor, a, s) -> tuple:
-    """(x̂₀, ε̂) from a network output on ``path`` at coefficients (a, s)."""
-    return PREDICTIONS[path.prediction].split(out, x_t, a, s)
-
-
-def training_target(path, x0: torch.Tensor, eps: torch.Tensor, a, s) -> torch.Tensor:
-    """What the network should output for x_t = a·x₀ + s·ε on ``path``: the loss's target."""
-    return PREDICTIONS[path.prediction].target(x0, eps, a, s)

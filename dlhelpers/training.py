@@ -30,7 +30,8 @@ from .devices import model_device
 from .ema import EMA
 from .io import CorruptFileError, atomic_torch_save, safe_torch_load
 from .precision import autocast, prepare_model, to_memory_format
-from .spec import RunSpec, training_target
+from .predictions import training_target
+from .spec import RunSpec
 from .validation import check_positive_int, check_precision, check_real
 
 
