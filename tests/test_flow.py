@@ -24,7 +24,7 @@ from torch.utils.data import TensorDataset
 from dlhelpers import flow
 from dlhelpers.flow import (FlowPath, euler_step, flow_timesteps, sample_flow_euler, sample_flow_heun,
                             straightness)
-from dlhelpers.spec import PREDICTIONS
+from dlhelpers.predictions import PREDICTIONS
 from dlhelpers.training import PRESETS, TrainConfig, diffusion_loss, train
 from dlhelpers.unet import ContextUnet
 

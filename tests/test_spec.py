@@ -11,13 +11,9 @@ from dlhelpers import pretrained, samplers
 from dlhelpers.ddim import sample_ddim
 from dlhelpers.flow import FlowPath, sample_flow_euler, sample_flow_heun
 from dlhelpers.schedules import NoiseSchedule
-from dlhelpers.spec import ALLOWED, DEFAULT_SCHEDULE, PREDICTIONS, RunSpec, spec_of
+from dlhelpers.predictions import PREDICTIONS, split_output, training_target
+from dlhelpers.spec import ALLOWED, DEFAULT_SCHEDULE, RunSpec, spec_of
 from dlhelpers.unet import ContextUnet
-
-try:
-    from dlhelpers.predictions import split_output, training_target
-except ImportError:       # before the prediction table had a module of its own
-    from dlhelpers.spec import split_output, training_target
 
 FLOW = RunSpec("flow", "velocity", {})
 TINY_NET = dict(in_channels=3, n_feat=16, n_cfeat=5, height=16)
