@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .sampling import SampleResult, draw_noise, reverse_loop
+from .sampling import check_path, draw_noise, reverse_loop, SampleResult
 from .schedules import x0_from_eps, extract
 from .validation import check_generator, check_int_timesteps, check_positive_int, check_real, check_step_tensors
 
@@ -66,6 +66,7 @@ def sample_ddim(model, n_samples: int, schedule, steps: int = 25, eta: float = 0
                 guidance_scale: float = 1.0, precision: str = "auto", x_T: torch.Tensor | None = None
                 ) -> SampleResult:
     """DDIM over ``ddim_timesteps(T, steps)``; any ``steps`` in 1…T and any η in [0, 1]."""
+    check_path(model, schedule, "ddpm")   # first: a FlowPath has no timesteps to read
     eta = check_real(eta, "eta", low=0.0, high=1.0)
     steps = check_positive_int(steps, "steps", low=1, high=schedule.timesteps)
     ts = ddim_timesteps(schedule.timesteps, steps)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .sampling import SampleResult, draw_noise, reverse_loop
+from .sampling import check_path, draw_noise, reverse_loop, SampleResult
 from .schedules import extract
 from .validation import check_generator, check_int_timesteps, check_step_tensors
 
@@ -55,6 +55,7 @@ def sample_ddpm(model, n_samples: int, schedule, context=None, extra_noise: bool
                 ) -> SampleResult:
     """Algorithm 2 over all T steps. ``extra_noise=False`` drops σ_t z (the "without extra noise" demo, which
     collapses to blurry averages); ``context`` (N, n_cfeat) or (n_cfeat,) or None for the null context."""
+    check_path(model, schedule, "ddpm")   # first: a FlowPath has no timesteps to read
     if not isinstance(extra_noise, bool):
         raise TypeError(f"extra_noise must be True or False, got {type(extra_noise).__name__}")
     T = schedule.timesteps

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from .ddim import ddim_timesteps
-from .sampling import SampleResult, reverse_loop
+from .sampling import check_path, reverse_loop, SampleResult
 from .schedules import x0_from_eps
 from .validation import check_positive_int
 
@@ -48,6 +48,7 @@ def sample_dpm_solver(model, n_samples: int, schedule, steps: int = 20, context=
                       guidance_scale: float = 1.0, precision: str = "auto", x_T: torch.Tensor | None = None
                       ) -> SampleResult:
     """DPM-Solver++(2M) over ``ddim_timesteps(T, steps)``: deterministic, one network call per step."""
+    check_path(model, schedule, "ddpm")   # first: a FlowPath has no timesteps to read
     steps = check_positive_int(steps, "steps", low=1, high=schedule.timesteps)
     ts = ddim_timesteps(schedule.timesteps, steps)
     pairs = list(zip(ts[:-1], ts[1:]))

@@ -29,16 +29,17 @@ class Sampler:
     fn: Callable                   # fn(model, n_samples, schedule, **options, context=…, generator=…, …)
     path: str                      # "ddpm" (a NoiseSchedule) or "flow" (a FlowPath): ``dlhelpers.spec``
     options: tuple                 # the keyword options it uses besides the common ones (keys of OPTIONS)
-    calls: Callable                # calls(steps) → network calls per sample (without guidance's doubling)
+    calls: Callable                # calls(steps, T=500) → network calls per sample (guidance doubles the batch,
+    #                                not the calls); T: the schedule's length, for DDPM's all-T-steps sampler
     default_steps: int | None = None
 
 
 SAMPLERS = {
-    "ddpm": Sampler(sample_ddpm, "ddpm", (), lambda steps: 500),
-    "ddim": Sampler(sample_ddim, "ddpm", ("steps", "eta"), lambda steps: steps, 25),
-    "dpm-solver": Sampler(sample_dpm_solver, "ddpm", ("steps",), lambda steps: steps, 20),
-    "flow-euler": Sampler(sample_flow_euler, "flow", ("steps",), lambda steps: steps, 10),
-    "flow-heun": Sampler(sample_flow_heun, "flow", ("steps",), lambda steps: 2 * steps - 1, 5),
+    "ddpm": Sampler(sample_ddpm, "ddpm", (), lambda steps, T=500: T),
+    "ddim": Sampler(sample_ddim, "ddpm", ("steps", "eta"), lambda steps, T=500: steps, 25),
+    "dpm-solver": Sampler(sample_dpm_solver, "ddpm", ("steps",), lambda steps, T=500: steps, 20),
+    "flow-euler": Sampler(sample_flow_euler, "flow", ("steps",), lambda steps, T=500: steps, 10),
+    "flow-heun": Sampler(sample_flow_heun, "flow", ("steps",), lambda steps, T=500: 2 * steps - 1, 5),
 }
 
 # every numeric option, checked once for every sampler: finite and in range, the message naming it

@@ -16,7 +16,7 @@ checkpoint always samples on the path it was trained on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .predictions import PREDICTIONS, split_output, training_target  # noqa: F401 (the spec's vocabulary)
 
@@ -33,10 +33,12 @@ class RunSpec:
 
     path: str = "ddpm"          # "ddpm" (NoiseSchedule) or "flow" (FlowPath): how x_t is made from x₀ and ε
     prediction: str = "eps"     # a key of PREDICTIONS: what the network outputs, hence the loss's target
-    schedule: dict = field(default_factory=lambda: dict(DEFAULT_SCHEDULE))  # NoiseSchedule.linear(**schedule);
-    #                             empty for "flow", whose path has no parameters
+    schedule: dict | None = None  # NoiseSchedule.linear(**schedule); None: the course's (DEFAULT_SCHEDULE) on
+    #                               "ddpm", {} on "flow", whose path has no parameters
 
     def __post_init__(self):
+        if self.schedule is None:
+            object.__setattr__(self, "schedule", dict(DEFAULT_SCHEDULE) if self.path == "ddpm" else {})
         if self.path not in ALLOWED:
             raise ValueError(f"path must be one of {sorted(ALLOWED)}, got {self.path!r}")
         if self.prediction not in ALLOWED[self.path]:
@@ -73,5 +75,5 @@ def spec_of(path) -> RunSpec:
     if isinstance(path, FlowPath):
         return RunSpec("flow", path.prediction, {})
     if isinstance(path, NoiseSchedule):
-        return RunSpec("ddpm", path.prediction, {"timesteps": path.timesteps})
+        return RunSpec("ddpm", path.prediction, {"timesteps": path.timesteps})   # path and prediction; β not kept
     raise TypeError(f"schedule must be a NoiseSchedule or a FlowPath, got {type(path).__name__}")

@@ -8,7 +8,9 @@ with the project's classifier (context accuracy overall and per class, sprite FD
 
 - the learning rate and its warm-up (linear warm-up, then the course's linear decay to 0);
 - min-SNR-γ loss weighting, Hang et al., arXiv:2303.09556, eq. (7) (``TrainConfig.min_snr_gamma``);
-- the cosine schedule of Nichol & Dhariwal, arXiv:2102.09672, eq. (17), with ``NoiseSchedule.cosine``'s floor.
+- the cosine schedule of Nichol & Dhariwal, arXiv:2102.09672, eq. (17), with ``NoiseSchedule.cosine``'s floor;
+- the flow-matching objective (Lipman et al., arXiv:2210.02747; ``dlhelpers.flow``), scored with its own samplers
+  at the same budget of network calls: Euler-25 in the DDIM-25 column, Heun-10 (19 calls) in the DPM-Solver++ one.
 
 A short run ranks recipes, it does not predict the full run's numbers: the winner is then trained at full length
 (``python -m dlhelpers train``) and scored by ``python -m dlhelpers bench``. ``render`` makes the Markdown table
@@ -39,6 +41,7 @@ class Trial:
     schedule: str = "linear"          # "linear" (the course's) or "cosine"
     n_feat: int = 64                  # the UNet's width (the course's 64; smaller trains faster per step)
     batch_size: int = 100             # images per step
+    path: str = "ddpm"                # "ddpm" (ε on the linear schedule) or "flow" (velocity on the straight path)
 
 
 TRIALS = {
@@ -53,10 +56,14 @@ TRIALS = {
                 min_snr_gamma=5.0, n_feat=48),
     "S3": Trial("student: n_feat 32, lr 4e-3, warm-up 200, min-SNR-γ 5", lr=4e-3, warmup_steps=200,
                 min_snr_gamma=5.0, n_feat=32),
+    "S4": Trial("student: flow matching, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3, warmup_steps=200,
+                n_feat=32, path="flow"),
 }
+# the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
+FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
 
 
-def score(model, schedule, per_class: int = 100) -> dict:
+def score(model, schedule, per_class: int = 100, names: tuple = SAMPLERS) -> dict:
     """{sampler: {"accuracy": overall, "per_class": {...}, "fd": sprite FD, "seconds": s}} for ``SAMPLERS``."""
     from dlhelpers.ddim import sample_ddim
     from dlhelpers.dpm_solver import sample_dpm_solver
@@ -69,8 +76,12 @@ def score(model, schedule, per_class: int = 100) -> dict:
     reference = heldout_samples(n, seed=0)
     runs = {"DDIM-25": lambda: sample_ddim(model, n, schedule, steps=25, **common),
             "DPM-Solver++(2M)-20": lambda: sample_dpm_solver(model, n, schedule, steps=20, **common)}
+    if getattr(schedule, "PATH", "ddpm") == "flow":
+        from dlhelpers.samplers import sample
+        runs = {col: (lambda name=name, k=k: sample(name, model, n, schedule, steps=k, **common))
+                for col, (name, k) in FLOW_STAND_INS.items()}
     out = {}
-    for name in SAMPLERS:
+    for name in names:
         t0 = time.perf_counter()
         samples = runs[name]().samples
         acc = context_accuracy(samples, labels)
@@ -79,8 +90,11 @@ def score(model, schedule, per_class: int = 100) -> dict:
     return out
 
 
-def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
-    """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it."""
+def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes", per_class: int = 100,
+              minutes: tuple = ()) -> dict:
+    """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it.
+    ``minutes``: also score the raw weights as they were after that many minutes of training (quality per minute;
+    the first sampler column only)."""
     from dlhelpers.schedules import NoiseSchedule
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.training import PRESETS, train
@@ -88,7 +102,7 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
 
     if key not in TRIALS:
         raise ValueError(f"key must be one of {sorted(TRIALS)}, got {key!r}")
-    trial, preset = TRIALS[key], PRESETS["course"]
+    trial, preset = TRIALS[key], PRESETS["course" if TRIALS[key].path == "ddpm" else "flow"]
     schedule = (preset.spec.build() if trial.schedule == "linear"
                 else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
     cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
@@ -96,12 +110,27 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     arch = dict(preset.model, n_feat=trial.n_feat)
     torch.manual_seed(cfg.seed)   # the same initial weights for every trial of one width
     model = ContextUnet(**arch)
-    result = train(model, SpriteDataset(), schedule, cfg, progress=False)
+    marks, start = {}, time.perf_counter()
+
+    def keep_at_minutes(step, loss, model):   # raw weights at each time mark; runs every log_every steps
+        elapsed = (time.perf_counter() - start) / 60
+        for m in minutes:
+            if m not in marks and elapsed >= m:
+                marks[m] = (step, round(elapsed * 60, 1), {k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    result = train(model, SpriteDataset(), schedule, cfg, progress=False, callback=keep_at_minutes if minutes else None)
     ema = ContextUnet(**arch)
     ema.load_state_dict(result.ema_state)
-    record = {"key": key, "label": trial.label, "steps": steps, "threads": torch.get_num_threads(), "n_feat": trial.n_feat,
+    record = {"key": key, "label": trial.label, "path": trial.path, "steps": steps, "threads": torch.get_num_threads(), "n_feat": trial.n_feat,
               "train_seconds": round(result.seconds, 1), "final_loss": sum(result.losses[-10:]) / 10,
               "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
+    first = SAMPLERS[0]
+    record["per_minute"] = {}
+    for m, (step, secs, state) in sorted(marks.items()):
+        snap = ContextUnet(**arch)
+        snap.load_state_dict(state)
+        d = score(snap, schedule, per_class, names=(first,))[first]
+        record["per_minute"][str(m)] = {"step": step, "seconds": secs, "accuracy": d["accuracy"], "fd": d["fd"]}
     path = Path(out_dir) / f"{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, json.dumps(record, indent=1).encode())
@@ -147,7 +176,8 @@ def cli(args) -> int:
         if args.table:
             print(f"wrote {write_table(args.out, **({'path': args.path} if args.path else {}))}")
         else:
-            print(json.dumps(run_trial(args.trial, steps=args.steps, out_dir=args.out), indent=1))
+            minutes = tuple(float(m) for m in args.minutes.split(",")) if args.minutes else ()
+            print(json.dumps(run_trial(args.trial, steps=args.steps, out_dir=args.out, minutes=minutes), indent=1))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
