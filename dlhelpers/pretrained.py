@@ -134,13 +134,15 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
         log(f"paused at step {result.steps_done}; run the same command again to resume")
         return None
     export("final", cfg.steps, result.ema_state if result.ema_state is not None else model.state_dict())
-    export("final_raw", cfg.steps, model.state_dict())
+    if chosen.ship_raw:
+        export("final_raw", cfg.steps, model.state_dict())
     manifest = {
         "command": command, "spec": chosen.spec.to_dict(),
         "model": chosen.model, "schedule": chosen.spec.schedule, "config": asdict(cfg),
         "steps": result.steps_done, "wall_time_s": round(result.seconds, 1),
         "machine": machine, "files": dict(sorted(files.items(), key=lambda kv: kv[1]["step"])),
-        "weights_note": "fp16 state dicts; 'final' is the EMA of the weights, 'final_raw' the last raw weights",
+        "weights_note": "fp16 state dicts; 'final' is the EMA of the weights"
+                        + (", 'final_raw' the last raw weights" if chosen.ship_raw else ""),
         "loss_curve": {"steps": result.loss_steps, "loss": [round(x, 5) for x in result.losses]},
     }
     _plot_loss(out / "loss_curve.png", result.loss_steps, result.losses)

@@ -77,6 +77,7 @@ class Preset:
     spec: RunSpec                     # the path and what the network predicts; spec.build() is the schedule
     config: TrainConfig               # the recipe
     snapshots: tuple = ()             # steps whose EMA weights are shipped as step_NNNNN.pt (for notebook 3)
+    ship_raw: bool = True             # also ship the last raw (non-EMA) weights as final_raw.pt (the benchmark's row)
 
 
 PRESETS = {
@@ -87,7 +88,7 @@ PRESETS = {
     # Flow matching (notebook 6): the same UNet and recipe on the straight path, predicting the velocity; min-SNR
     # is DDPM's weighting (off); 9000 steps as the course preset. Shipped in data/weights/flow.
     "flow": Preset(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16), spec=RunSpec("flow", "velocity", {}),
-                   config=TrainConfig(min_snr_gamma=None)),
+                   config=TrainConfig(min_snr_gamma=None), ship_raw=False),
     # A smoke-test size: seconds on a CPU, for tests and for trying the command.
     "tiny": Preset(model=dict(in_channels=3, n_feat=16, n_cfeat=5, height=16),
                    spec=RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02)),

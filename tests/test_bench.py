@@ -57,6 +57,21 @@ def test_smoke_report_has_every_section(smoke):
         assert row in text, row
 
 
+def test_calls_section_sets_the_flow_model_beside_the_ddpm_model(smoke):
+    """Issue 23: every few-step sampler of the registry, at each call budget, on the model of its path."""
+    from dlhelpers.samplers import SAMPLERS
+    from dlhelpers.tools.bench.calls import steps_for
+    text, _ = smoke
+    part = text.split("## Quality against network calls", 1)[1]
+    rows = [_cells(ln) for ln in part.splitlines() if ln.startswith("| ") and not ln.startswith("| sampler")]
+    seen = {(r[0], r[1], int(r[2])) for r in rows}
+    for name, s in SAMPLERS.items():
+        if name != "ddpm":
+            assert (name, s.path, s.calls(steps_for(name, 1))) in seen, (name, seen)
+    assert all("±" in r[4] and "±" in r[5] for r in rows)
+    assert steps_for("flow-heun", 10) == 5 and steps_for("flow-heun", 2) == 1 and steps_for("ddim", 16) == 16
+
+
 def test_quality_table_per_class_and_fd_ratio_columns(smoke):
     text, _ = smoke
     lines = text.split("## Quality", 1)[1].splitlines()

@@ -24,8 +24,26 @@ def test_shipped_weights_load_and_match_the_manifest():
 
 
 def test_weights_total_size_within_budget():
-    total = sum(p.stat().st_size for p in pretrained.WEIGHTS_DIR.iterdir() if not p.name.endswith(".ckpt"))
-    assert total <= 25 * 2 ** 20
+    files = [p for p in pretrained.WEIGHTS_DIR.rglob("*") if p.is_file() and not p.name.endswith(".ckpt")]
+    assert any(p.parent.name == "flow" for p in files)   # the flow folder is counted too
+    assert sum(p.stat().st_size for p in files) <= 25 * 2 ** 20
+
+
+def test_shipped_flow_weights_load_with_their_spec_and_fit_their_budget():
+    """Issue 23: the flow-matching weights sit beside the DDPM ones, fp16, ≤ 3.5 MB, trained by the flow preset on
+    2 CPU cores in under an hour (the manifest's wall time), and load as a velocity model on the straight path."""
+    from dlhelpers.flow import FlowPath
+    folder = pretrained.weights_folder("flow")
+    manifest = pretrained.read_manifest(folder)
+    assert manifest["spec"] == {"path": "flow", "prediction": "velocity", "schedule": {}}
+    assert manifest["command"].startswith("python -m dlhelpers train --preset flow")
+    assert manifest["wall_time_s"] <= 3600 and manifest["machine"]["threads"] <= 2
+    shipped = [folder / e["file"] for e in manifest["files"].values()]
+    assert sum(p.stat().st_size for p in shipped) <= 3.5 * 2 ** 20
+    model, path = pretrained.load_pretrained("final", preset="flow")
+    assert isinstance(path, FlowPath) and model.run_spec.prediction == "velocity"
+    assert all(v.dtype == torch.float16 for v in torch.load(shipped[0], weights_only=True).values()
+               if v.is_floating_point())
 
 
 @pytest.fixture
