@@ -44,7 +44,8 @@ LONGEST_FIRST = ("tests/test_grading.py",                 # ~225 s
                  "tests/hub/test_hub_e2e.py",             # ~90 s
                  "notebooks/01_sampling.ipynb",           # ~30 s
                  "tests/test_packaging.py",               # ~50 s, the gpu-check machinery among it
-                 "notebooks/05_ddim_speedup.ipynb", "notebooks/04_context_control.ipynb",
+                 "notebooks/06_flow_matching.ipynb", "notebooks/05_ddim_speedup.ipynb",
+                 "notebooks/04_context_control.ipynb",
                  "notebooks/03_training.ipynb", "notebooks/02_unet_embeddings.ipynb")
 
 

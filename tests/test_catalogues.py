@@ -18,7 +18,8 @@ torch.set_num_threads(1)
 CATS = all_catalogues()
 WRONG = [(c, a) for c in CATS for a in c.wrong]
 RIGHT = [(c, a) for c in CATS for a in c.right]
-NEW_EXERCISES = {"nb03_context_dropout", "nb04_guided_sample", "nb05_ddim_eta_step"}
+NEW_EXERCISES = {"nb03_context_dropout", "nb04_guided_sample", "nb05_ddim_eta_step", "nb06_interpolate",
+                 "nb06_flow_loss", "nb06_euler_sample"}
 
 
 def _id(pair):

@@ -37,10 +37,10 @@ def _functions(source: str) -> dict:
     return {n.name: ast.dump(n.args) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-def test_the_course_has_five_numbered_notebooks():
+def test_the_course_has_six_numbered_notebooks():
     numbers = [int(p.name[:2]) for p in NOTEBOOKS]
     assert numbers == list(range(1, len(numbers) + 1)), f"notebook numbers must run 01, 02, …: {IDS}"
-    assert len(numbers) >= 5, f"expected the five course notebooks, found {IDS}"
+    assert len(numbers) >= 6, f"expected the six course notebooks, found {IDS}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -102,10 +102,10 @@ def plot_bends(trajectories: Mapping[str, torch.Tensor], n: int = 8):
 
 def plot_calls_sweep(calls: Mapping[str, Sequence[int]], accuracy: Mapping[str, Sequence[float]],
                      fd: Mapping[str, Sequence[float]], fd_se: Mapping[str, Sequence[float]],
-                     fd_floor: float | None = None):
+                     fd_floor: float | None = None, ticks: Sequence[int] | None = None):
     """Two panels against network calls (log axis), one line per sampler: context accuracy ↑, and sprite FD ↓ with
     its 95 % interval (± 1.96 s.e.). Every mapping is keyed by sampler name with one value per entry of
-    ``calls[name]``. Returns the figure."""
+    ``calls[name]``; ``ticks``: the labelled call counts (default: every count). Returns the figure."""
     import matplotlib.pyplot as plt
 
     if not isinstance(calls, Mapping) or not calls:
@@ -117,7 +117,8 @@ def plot_calls_sweep(calls: Mapping[str, Sequence[int]], accuracy: Mapping[str, 
             if len(table[name]) != len(calls[name]):
                 raise ValueError(f"{what}[{name!r}] must hold {len(calls[name])} values, one per entry of calls")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    ticks = sorted({int(c) for cs in calls.values() for c in cs})
+    ticks = sorted({int(c) for cs in calls.values() for c in cs} if ticks is None else
+                   {check_positive_int(c, "ticks") for c in ticks})
     for k, name in enumerate(calls):
         style = dict(marker="o", ls="-", color=f"C{k}", label=str(name), ms=4)
         ax1.plot(calls[name], accuracy[name], **style)

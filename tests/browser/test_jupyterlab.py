@@ -39,7 +39,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright for Pyt
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = Path(os.environ.get("DLHELPERS_BROWSER_NOTEBOOKS") or REPO / "notebooks")
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0[1-5]_*.ipynb"))
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 FIRST_SPRITE_LIMIT_S = float(os.environ.get("DLHELPERS_FIRST_SPRITE_LIMIT", "30"))
 # Run All of one student copy, CI size; the same limit as tests/test_student_copies.py's nbclient run, which this
 # test replaces where it runs (tests/conftest.py).
