@@ -104,7 +104,7 @@ def plot_calls_sweep(calls: Mapping[str, Sequence[int]], accuracy: Mapping[str, 
                      fd: Mapping[str, Sequence[float]], fd_se: Mapping[str, Sequence[float]],
                      fd_floor: float | None = None, ticks: Sequence[int] | None = None):
     """Two panels against network calls (log axis), one line per sampler: context accuracy ↑, and sprite FD ↓ with
-    its 95 % interval (± 1.96 s.e.). Every mapping is keyed by sampler name with one value per entry of
+    its 95 % interval (± 1.96 s.e.) on a log axis. Every mapping is keyed by sampler name with one value per entry of
     ``calls[name]``; ``ticks``: the labelled call counts (default: every count). Returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -126,7 +126,7 @@ def plot_calls_sweep(calls: Mapping[str, Sequence[int]], accuracy: Mapping[str, 
     if fd_floor is not None:
         ax2.axhline(float(fd_floor), color="gray", ls=":", label=tr("as many real sprites"))
     ax1.set(ylabel=tr("context accuracy ↑"), ylim=(0, 1.05))
-    ax2.set(ylabel=tr("sprite FD ↓ (95 % interval)"), ylim=(0, None))
+    ax2.set(ylabel=tr("sprite FD ↓ (95 % interval, log scale)"), yscale="log")   # 1 call's FD dwarfs the rest
     for ax in (ax1, ax2):
         ax.set(xscale="log", xlabel=tr("network calls per sprite"))
         ax.set_xticks(ticks, [str(c) for c in ticks])
