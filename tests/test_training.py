@@ -239,3 +239,27 @@ def test_the_loss_and_its_plain_mse_come_from_the_same_draws():
     plain = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3))
     torch.testing.assert_close(mse, plain)
     assert not mse.requires_grad and not torch.isclose(loss, mse)
+
+
+def test_student_preset_is_the_measured_five_minute_recipe(tmp_path):
+    """Issue 24: notebook 3's own run — flow matching on a half-width UNet (trial S4 of data/student_trials.md);
+    like every preset it trains through train_preset, resumes from its checkpoint and writes its wall time."""
+    from dlhelpers import pretrained
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.tools.bench.recipes import TRIALS
+    from dlhelpers.training import PRESETS
+    student, trial = PRESETS["student"], TRIALS["S4"]
+    assert (student.spec.path, student.spec.prediction, student.model["n_feat"]) == ("flow", "velocity", trial.n_feat)
+    assert (student.config.lr, student.config.warmup_steps, student.config.min_snr_gamma) == (
+        trial.lr, trial.warmup_steps, trial.min_snr_gamma)
+    assert "| S4:" in (pretrained.DATA_DIR / "student_trials.md").read_text()
+    small = SpriteDataset(indices=range(0, 50_000, 500))   # 100 sprites
+    first = pretrained.train_preset("student", small, {"device": "cpu"}, out=tmp_path, steps=4, stop_after=2,
+                                    progress=False, log=lambda *a: None)
+    assert first is None and (tmp_path / "train_checkpoint.ckpt").exists()     # paused: resumes below
+    manifest = pretrained.train_preset("student", small, {"device": "cpu"}, out=tmp_path, steps=4, progress=False,
+                                       log=lambda *a: None)
+    assert manifest["steps"] == 4 and manifest["wall_time_s"] >= 0 and manifest["spec"]["path"] == "flow"
+    assert set(manifest["files"]) == {"final"}            # ship_raw=False
+    model, path = pretrained.load_pretrained("final", weights_dir=tmp_path)
+    assert path.PATH == "flow" and model.n_feat == 32

@@ -164,6 +164,8 @@ def _bench_commands(sub) -> None:
     q.add_argument("--trial", default=None, help="a key of dlhelpers.tools.bench.recipes.TRIALS (A, B, …)")
     q.add_argument("--steps", type=int, default=1500, help="training steps per trial")
     q.add_argument("--minutes", default=None, help="also score the weights after these minutes, e.g. 1,2,5")
+    q.add_argument("--per-minute", default=None, metavar="TRIAL_JSON",
+                   help="write data/quality_per_minute.md and .png from a trial run with --minutes")
     q.add_argument("--out", default="runs/recipes", help="folder for the trials' JSON results")
     q.add_argument("--table", action="store_true", help="write data/recipe_trials.md from the results in --out")
     q.add_argument("--path", default=None, help="with --table: the table's path (default data/recipe_trials.md)")
