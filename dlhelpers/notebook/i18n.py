@@ -78,6 +78,8 @@ def use_plot_font(lang: str | None = None) -> list:
             raise ImportError("the Korean edition draws Hangul with koreanize-matplotlib: "
                               "pip install -e '.[ko]' (python run.py lab does it for you)") from None
         matplotlib.rcParams["font.family"] = ["NanumGothic", "DejaVu Sans"]
+        # log-axis labels (10⁻¹) are mathtext, which has no per-glyph fallback: NanumGothic lacks "−" (U+2212)
+        matplotlib.rcParams["axes.unicode_minus"] = False
     return list(matplotlib.rcParams["font.family"])
 
 

@@ -65,10 +65,12 @@ def check_interpolate(fn):
     if not (torch.equal(x0_in, x0) and torch.equal(eps_in, eps) and torch.equal(t_in, t)):
         _fail(name, "your function changed x0, eps or t in place; compute a new tensor instead")
     if isinstance(out, torch.Tensor) and out.shape == x0.shape:
-        for shaped, where in ((t, "width"), (t.view(-1, 1), "height")):
+        for shaped, hint in ((t, "t was broadcast along the image width: give it the shape (B, 1, 1, 1) "
+                                 "(t.view(-1, 1, 1, 1)), so that each image gets its own t"),
+                             (t.view(-1, 1), "t was broadcast along the image height: give it the shape (B, 1, 1, 1) "
+                                             "(t.view(-1, 1, 1, 1)), so that each image gets its own t")):
             if _close(out, (1 - shaped) * x0 + shaped * eps):
-                _fail(name, "t was broadcast along the image {0}: give it the shape (B, 1, 1, 1) (t.view(-1, 1, 1, "
-                            "1)), so that each image gets its own t", where)
+                _fail(name, hint)
     _expect_tensor(name, out, x0.shape)
     want = _PATH.add_noise(x0, t, eps)
     if _close(out, want):
@@ -288,7 +290,7 @@ def check_euler_sample(fn):
                 break
             if _close(nxt, x + (t - t_prev) * c["out"], 1e-5):
                 _fail(name, "the step goes the wrong way: x_t' = x_t + (t' − t)·u with t' < t, so each step "
-                            "subtracts Δt·u")
+                            "moves x against u, by (t − t')·u")
             if _close(nxt, x - c["out"], 1e-5) or _close(nxt, x + c["out"], 1e-5):
                 _fail(name, "each step moves x by Δt·u with Δt = t' − t = −1/steps, not by the whole u")
             if not _close(nxt, x + (t_prev - t) * c["out"], 1e-5):
