@@ -83,7 +83,7 @@ def calls_lines(section: dict) -> list:
     L = [f"## Quality against network calls: the flow model beside the DDPM model ({section['n']} sprites, same "
          f"x_T and contexts)", "",
          "Each sampler runs the most steps whose network calls fit the budget (Heun: 2·steps − 1). Intervals are "
-         "± 1.96 standard errors (binomial for accuracy, jackknife over 10 blocks for FD).", "",
+         "± 1.96 standard errors (binomial for accuracy, jackknife over 10 interleaved blocks for FD).", "",
          "| sampler | model | network calls | steps | context accuracy | sprite FD | FD ÷ DDPM-500's | wall time (s) |",
          "|---|---|---:|---:|---:|---:|---:|---:|"]
     for name, model, calls, steps, acc, acc_se, fd, fd_se, seconds in section["rows"]:

@@ -21,11 +21,13 @@ from dlhelpers.sprites import CLASS_NAMES
 from dlhelpers.tools import machine
 from dlhelpers.tools.bench.calls import calls_section
 from dlhelpers.tools.bench.quality import precision_training_section, quality_section
+from dlhelpers.tools.bench.per_minute import TABLE as PER_MINUTE
 from dlhelpers.tools.bench.recipes import TABLE as RECIPES
 from dlhelpers.tools.bench.report import render
 from dlhelpers.tools.bench.speed import sampler_section, speed_section
 
 REPORT = DATA_DIR / "benchmarks.md"
+STUDENT_TRIALS = DATA_DIR / "student_trials.md"   # issue 24's student-preset trials (bench-recipes --out runs/student)
 SMOKE_REPORT = Path(tempfile.gettempdir()) / "dlhelpers_bench_smoke.md"  # a smoke run never replaces REPORT
 
 
@@ -85,8 +87,10 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
                     speed_rows=speed_rows, stats=stats, sampler_times=sampler_times, overhead=overhead,
                     one_forward=one_forward, memory=_memory_line(dev), quality=quality, calls=calls,
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
-    if not smoke and RECIPES.is_file():   # the recipe trials are measured separately (an hour each); kept in the report
-        report += "\n" + RECIPES.read_text()
+    if not smoke:   # measured separately (trials of minutes to an hour each); kept in the report
+        for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE):
+            if part.is_file():
+                report += "\n" + part.read_text()
     say(report)
     atomic_write_bytes(path, report.encode())
     say(f"wrote {path}")
