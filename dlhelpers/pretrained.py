@@ -22,7 +22,8 @@ from .unet import ContextUnet
 
 # DLHELPERS_WEIGHTS_DIR points the loader at another folder with the same layout (e.g. weights you trained).
 WEIGHTS_DIR = Path(os.environ.get("DLHELPERS_WEIGHTS_DIR") or DATA_DIR / "weights")
-FOLDERS = {"course": "", "flow": "flow"}   # preset → its folder under WEIGHTS_DIR
+FOLDERS = {"course": "", "flow": "flow", "student": "student"}   # preset → its folder under WEIGHTS_DIR (student:
+#                                                                  yours, trained by `train --preset student`)
 REGENERATE = "python -m dlhelpers train --preset course"
 
 
@@ -54,8 +55,12 @@ def available(weights_dir: Path | None = None) -> list[str]:
 
 
 def _regenerate(weights_dir) -> str:
-    flow = weights_dir is not None and Path(weights_dir).resolve() == weights_folder("flow").resolve()
-    return "python -m dlhelpers train --preset flow" if flow else REGENERATE
+    """The command that (re)makes the weights in ``weights_dir``."""
+    here = Path(weights_dir or WEIGHTS_DIR).resolve()
+    for preset in FOLDERS:
+        if here == weights_folder(preset).resolve():
+            return f"python -m dlhelpers train --preset {preset}"
+    return REGENERATE
 
 
 def run_spec(manifest: dict) -> RunSpec:
@@ -110,7 +115,8 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
     chosen = PRESETS[preset]
     cfg = replace(chosen.config, precision=precision, **({"steps": steps} if steps else {}))
     snapshots = tuple(s for s in chosen.snapshots if s < cfg.steps)
-    out = Path(out) if out is not None else (weights_folder(preset) if preset in FOLDERS else WEIGHTS_DIR / preset)
+    out = Path(out) if out is not None else weights_folder(preset if preset in FOLDERS else "course") / (
+        "" if preset in FOLDERS else preset)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(device) if device is not None else torch.device("cpu")
     torch.manual_seed(cfg.seed)  # the model's initial weights

@@ -68,7 +68,7 @@ def test_calls_section_sets_the_flow_model_beside_the_ddpm_model(smoke):
     for name, s in SAMPLERS.items():
         if name != "ddpm":
             assert (name, s.path, s.calls(steps_for(name, 1))) in seen, (name, seen)
-    assert all("±" in r[4] and "±" in r[5] for r in rows)
+    assert all("±" in r[4] and r[5].count("/") == len(CLASS_NAMES) - 1 and "±" in r[6] for r in rows)
     assert steps_for("flow-heun", 10) == 5 and steps_for("flow-heun", 2) == 1 and steps_for("ddim", 16) == 16
 
 
