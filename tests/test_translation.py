@@ -154,9 +154,10 @@ def _strip_math(text: str) -> str:
     return re.sub(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", " ", text, flags=re.S)
 
 
-def test_korean_plots_have_every_glyph():
-    """Hangul with NanumGothic and Greek letters through the fallback: matplotlib's "Glyph … missing" warning is an
-    error here (pyproject's filterwarnings), so one missing glyph fails the test."""
+def test_korean_plots_have_every_glyph(caplog):
+    """Hangul through the NanumGothic fallback, Greek letters and log-axis minus signs from DejaVu Sans:
+    matplotlib's "Glyph … missing" warning is an error here (pyproject's filterwarnings), and mathtext's "does
+    not have a glyph" log message fails the test too, so one missing glyph fails it."""
     import warnings
 
     import matplotlib
@@ -165,13 +166,15 @@ def test_korean_plots_have_every_glyph():
     matplotlib.use("Agg")
     before = matplotlib.rcParams["font.family"]
     try:
-        assert use_plot_font("ko")[0] == "NanumGothic"
+        assert use_plot_font("ko") == ["DejaVu Sans", "NanumGothic"]
         fig, ax = plt.subplots()
         ax.set_title("확산 모델: 노이즈에서 스프라이트로 — ᾱ_t, ε, √β_t")
         ax.set_xlabel("타임스텝 t")
-        with warnings.catch_warnings():
+        ax.plot([0.01, 1, 100], [0.01, 1, 10]), ax.set_xscale("log"), ax.set_yscale("log")   # 10⁻² in mathtext
+        with warnings.catch_warnings(), caplog.at_level("WARNING", logger="matplotlib.mathtext"):
             warnings.filterwarnings("error", message=".*Glyph.*missing")
             fig.canvas.draw()
+        assert not [r for r in caplog.records if "glyph" in r.getMessage()], caplog.text
         plt.close(fig)
         matplotlib.rcParams["font.family"] = ["DejaVu Sans"]                  # the planted mistake: no Hangul font
         fig, ax = plt.subplots()

@@ -63,9 +63,9 @@ def say(template: str, *args, **kwargs) -> None:
 
 
 def use_plot_font(lang: str | None = None) -> list:
-    """Make matplotlib draw the course's language: for Korean, NanumGothic (bundled by ``koreanize-matplotlib``,
-    the ``ko`` extra) with DejaVu Sans as the per-glyph fallback (NanumGothic lacks e.g. ᾱ), so no glyph is drawn
-    as an empty box. Returns the font family now in use."""
+    """Make matplotlib draw the course's language: for Korean, DejaVu Sans with NanumGothic (bundled by
+    ``koreanize-matplotlib``, the ``ko`` extra) as the per-glyph fallback for Hangul, so no glyph is drawn as an
+    empty box (NanumGothic lacks e.g. ᾱ and the minus sign). Returns the font family now in use."""
     import matplotlib
     lang = language() if lang is None else lang
     if lang == "ko":
@@ -77,9 +77,9 @@ def use_plot_font(lang: str | None = None) -> list:
         except ImportError:
             raise ImportError("the Korean edition draws Hangul with koreanize-matplotlib: "
                               "pip install -e '.[ko]' (python run.py lab does it for you)") from None
-        matplotlib.rcParams["font.family"] = ["NanumGothic", "DejaVu Sans"]
-        # log-axis labels (10⁻¹) are mathtext, which has no per-glyph fallback: NanumGothic lacks "−" (U+2212)
-        matplotlib.rcParams["axes.unicode_minus"] = False
+        # DejaVu Sans first, NanumGothic as the per-glyph fallback for Hangul: log-axis labels (10⁻¹) are mathtext,
+        # which uses the first family alone, and NanumGothic has no "−" (U+2212)
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans", "NanumGothic"]
     return list(matplotlib.rcParams["font.family"])
 
 

@@ -174,6 +174,11 @@ def _bench_commands(sub) -> None:
 
 
 def cmd_bench_recipes(args) -> int:
+    """One trial, the trials' table, or (``--per-minute``) the quality-per-minute table and plot."""
+    if args.per_minute:
+        from dlhelpers.tools.bench.per_minute import write
+        print(f"wrote {write(args.per_minute)}")
+        return 0
     from dlhelpers.tools.bench.recipes import cli
     return cli(args)
 

@@ -173,10 +173,7 @@ def cli(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        if args.per_minute:
-            from dlhelpers.tools.bench.per_minute import write
-            print(f"wrote {write(args.per_minute)}")
-        elif args.table:
+        if args.table:
             print(f"wrote {write_table(args.out, **({'path': args.path} if args.path else {}))}")
         else:
             minutes = tuple(float(m) for m in args.minutes.split(",")) if args.minutes else ()
