@@ -284,3 +284,31 @@ def test_every_code_exercise_has_folded_hints(path):
             assert re.search(r"<details>\s*<summary>\s*Hint 1", prose), f"{path.name} {md['grade_id']}: no Hint 1"
         if md.get("grade"):
             start = i + 1
+
+
+# A line that starts with a number of three or more digits and ")" or "." — a year carried over from the line
+# above, "2024) is …" — is an ordered-list item to CommonMark: JupyterLab renders "2024. is …" as a new list.
+YEAR_AS_LIST = re.compile(r"^\s*\d{3,}[.)](\s|$)")
+
+
+def _markdown_lines(text: str) -> list:
+    return [ln for ln in text.splitlines() if YEAR_AS_LIST.match(ln)]
+
+
+def test_the_list_trap_is_seen():
+    assert _markdown_lines("… (Black Forest Labs,\n  2024) is a rectified-flow transformer")
+    assert not _markdown_lines("1. a list item\n10) another\n(Ho & Salimans, 2022) follows")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_markdown_line_starts_with_a_year_that_becomes_a_list(path):
+    nb = nbformat.read(str(path), as_version=4)
+    bad = [(i, ln) for i, c in enumerate(nb.cells) if c.cell_type == "markdown" for ln in _markdown_lines(c.source)]
+    assert not bad, f"{path.name}: rewrap these lines (CommonMark reads them as list items): {bad}"
+
+
+def test_no_translated_line_starts_with_a_year_that_becomes_a_list():
+    import polib
+    bad = [(po.name, ln) for po in sorted((REPO_ROOT / "translations").glob("*/*.po"))
+           for e in polib.pofile(str(po)) for ln in _markdown_lines(e.msgstr)]
+    assert not bad, f"rewrap these translated lines (CommonMark reads them as list items): {bad}"
