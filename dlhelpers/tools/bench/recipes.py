@@ -58,6 +58,10 @@ TRIALS = {
                 min_snr_gamma=5.0, n_feat=32),
     "S4": Trial("student: flow matching, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3, warmup_steps=200,
                 n_feat=32, path="flow"),
+    # For notebook 3's live run, driven by the student's own ε step (plain MSE): can ε reach 85 % in 5 minutes?
+    "S5": Trial("student: ε, plain MSE, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3, warmup_steps=200, n_feat=32),
+    "S6": Trial("student: ε, min-SNR-γ 5, n_feat 32, lr 3e-3, warm-up 200, batch 64", lr=3e-3, warmup_steps=200,
+                min_snr_gamma=5.0, n_feat=32, batch_size=64),
 }
 # the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
 FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
