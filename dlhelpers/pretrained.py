@@ -115,8 +115,7 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
     chosen = PRESETS[preset]
     cfg = replace(chosen.config, precision=precision, **({"steps": steps} if steps else {}))
     snapshots = tuple(s for s in chosen.snapshots if s < cfg.steps)
-    out = Path(out) if out is not None else weights_folder(preset if preset in FOLDERS else "course") / (
-        "" if preset in FOLDERS else preset)
+    out = Path(out) if out is not None else (weights_folder(preset) if preset in FOLDERS else WEIGHTS_DIR / preset)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(device) if device is not None else torch.device("cpu")
     torch.manual_seed(cfg.seed)  # the model's initial weights

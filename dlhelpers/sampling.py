@@ -79,11 +79,11 @@ def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: 
         with torch.inference_mode(), autocast(precision, device):
             for i, (t, t_prev) in enumerate(tqdm(pairs, desc=desc, disable=not progress, leave=False)):
                 out = predict_noise(model, to_memory_format(x), t_norm[t], context, guidance_scale)
-                x0_pred, eps = (x0_from_eps(x, alpha_bar[t], out), out) if eps_model else split_output(
+                x0_pred, eps = (None, out) if eps_model else split_output(       # x̂₀ only when it is needed
                     schedule, out, x, alpha_bar[t].sqrt(), (1 - alpha_bar[t]).sqrt())
                 if i % save_every == 0:
                     frames.append(x.float())
-                    x0s.append(x0_pred.float())
+                    x0s.append((x0_from_eps(x, alpha_bar[t], eps) if x0_pred is None else x0_pred).float())
                     frame_ts.append(int(t))
                 x = step(x, t, t_prev, eps, schedule, generator)
         frames.append(x.float())

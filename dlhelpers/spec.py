@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .predictions import PREDICTIONS, split_output, training_target  # noqa: F401 (the spec's vocabulary)
-
 
 # which predictions each path supports (velocity u = ε − x₀ is the derivative only on the straight path)
 ALLOWED = {"ddpm": ("eps",), "flow": ("velocity",)}
@@ -66,14 +64,3 @@ class RunSpec:
         if not isinstance(d, dict) or set(d) - {"path", "prediction", "schedule"}:
             raise ValueError(f"spec must be a dict with keys path, prediction, schedule; got {d!r}")
         return cls(**d)
-
-
-def spec_of(path) -> RunSpec:
-    """The spec of a path object (the inverse of ``RunSpec.build``)."""
-    from .flow import FlowPath
-    from .schedules import NoiseSchedule
-    if isinstance(path, FlowPath):
-        return RunSpec("flow", path.prediction, {})
-    if isinstance(path, NoiseSchedule):
-        return RunSpec("ddpm", path.prediction, {"timesteps": path.timesteps})   # path and prediction; β not kept
-    raise TypeError(f"schedule must be a NoiseSchedule or a FlowPath, got {type(path).__name__}")

@@ -19,7 +19,6 @@ import math
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from dlhelpers import flow
 from dlhelpers.flow import (FlowPath, euler_step, flow_timesteps, sample_flow_euler, sample_flow_heun,
@@ -27,6 +26,7 @@ from dlhelpers.flow import (FlowPath, euler_step, flow_timesteps, sample_flow_eu
 from dlhelpers.predictions import PREDICTIONS
 from dlhelpers.training import PRESETS, TrainConfig, diffusion_loss, train
 from dlhelpers.unet import ContextUnet
+from support import corner_squares
 
 
 # ------------------------------------------------------------------------------------------------ closed forms
@@ -395,13 +395,7 @@ def test_add_noise_matches_diffusers_scale_noise():
 
 # ------------------------------------------------------------------------------------------------ training
 def _squares(n=64, size=8):
-    """A bright square in one of two corners; the class is the corner."""
-    g = torch.Generator().manual_seed(0)
-    labels = torch.randint(0, 2, (n,), generator=g)
-    x = -torch.ones(n, 3, size, size)
-    for i, k in enumerate(labels.tolist()):
-        x[i, :, 1 + 4 * k:3 + 4 * k, 1:3] = 1
-    return TensorDataset(x, torch.nn.functional.one_hot(labels, 5).float())
+    return corner_squares(n, size)
 
 
 def test_training_on_the_flow_path_lowers_the_loss():

@@ -1,22 +1,16 @@
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from dlhelpers.io import CorruptFileError
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.training import EMA, TrainConfig, lr_at, train
 from dlhelpers.unet import ContextUnet
+from support import corner_squares
 
 
 def synthetic_set(n=64):
     """Tiny images: a bright square in one of two corners; the class is the corner."""
-    g = torch.Generator().manual_seed(0)
-    labels = torch.randint(0, 2, (n,), generator=g)
-    x = -torch.ones(n, 3, 16, 16)
-    for i, k in enumerate(labels.tolist()):
-        x[i, :, 2 + 8 * k:6 + 8 * k, 2:6] = 1
-    ctx = torch.nn.functional.one_hot(labels, 5).float()
-    return TensorDataset(x, ctx)
+    return corner_squares(n)
 
 
 def fresh_model():
