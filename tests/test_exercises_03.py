@@ -110,6 +110,27 @@ def test_train_with_fixed_t_drops_contexts_at_the_rate_asked():
                            NoiseSchedule.linear(50), torch.Generator(), t_fixed=25, steps=1, batch_size=8, p_uncond=1.5)
 
 
+def test_train_steps_repeats_the_step_on_random_batches_from_the_generator():
+    from dlhelpers.notebook.training_pictures import train_steps
+    images = torch.arange(40.0).view(40, 1, 1, 1).expand(40, 3, 4, 4) / 40          # image i is filled with i/40
+    contexts, calls = torch.eye(4)[torch.arange(40) % 4], []
+
+    def step(model, optimizer, x0, context, schedule, generator, p_uncond):
+        calls.append(((x0[:, 0, 0, 0] * 40).round().long(), context.argmax(1), p_uncond))
+        return len(calls) / 10
+
+    net = torch.nn.Linear(1, 1)
+    losses = train_steps(step, net, torch.optim.SGD(net.parameters(), lr=0.1), images, contexts,
+                         NoiseSchedule.linear(50), torch.Generator().manual_seed(3), steps=3, batch_size=5, p_uncond=0.2)
+    assert losses == [0.1, 0.2, 0.3]
+    g = torch.Generator().manual_seed(3)
+    for idx, c, p in calls:                       # each batch: 5 indices drawn from the generator, contexts alongside
+        assert torch.equal(idx, torch.randint(0, 40, (5,), generator=g)) and torch.equal(c, idx % 4) and p == 0.2
+    with pytest.raises(TypeError, match="train_step"):
+        train_steps(None, net, torch.optim.SGD(net.parameters(), lr=0.1), images, contexts, NoiseSchedule.linear(50),
+                    torch.Generator(), steps=1, batch_size=5)
+
+
 # ----------------------------------------------------------------------------------------------- standard errors
 def test_loss_per_t_keeps_each_images_error_and_its_standard_error():
     from dlhelpers.notebook.training_pictures import loss_per_t

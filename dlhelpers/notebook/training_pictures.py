@@ -7,8 +7,9 @@
   per bucket of t instead of over all t (fp32, a fixed generator, t stratified so every bucket gets the same number
   of images), with each image's own error kept for standard errors; ``paired_difference`` compares two models on the
   same images, t and noise. ``plot_loss_per_t`` draws one curve per model.
-* ``fixed_t_loss`` / ``train_with_fixed_t``: the same loss and training step with one fixed t for every image, the
-  "wrong" recipe the notebook compares with Algorithm 1's random t.
+* ``train_steps``: notebook 3's train step, repeated on random batches. ``fixed_t_loss`` / ``train_with_fixed_t``:
+  the same loss and step with one fixed t for every image, the "wrong" recipe the notebook compares with
+  Algorithm 1's random t.
 * ``LiveLossPlot``: a loss curve that redraws itself in the notebook while a training loop runs.
 """
 from __future__ import annotations
@@ -164,10 +165,13 @@ def fixed_t_loss(model, x0, context, schedule, generator, t_fixed: int):
     return F.mse_loss(model(schedule.to(x0.device).add_noise(x0, t, noise), t.float() / T, context), noise)
 
 
-def train_with_fixed_t(model, optimizer, images, contexts, schedule, generator, t_fixed: int, steps: int,
-                       batch_size: int, p_uncond: float = 0.0) -> list[float]:
-    """``steps`` training steps (zero_grad, fixed-t loss, backward, step) on random batches, each context replaced
-    by the null context (zeros) with probability ``p_uncond`` as in ``train``; returns the losses."""
+def train_steps(train_step, model, optimizer, images, contexts, schedule, generator, steps: int, batch_size: int,
+                p_uncond: float = 0.0) -> list[float]:
+    """``steps`` calls of ``train_step(model, optimizer, x0, context, schedule, generator, p_uncond)`` (notebook 3's
+    step: it drops contexts, computes its loss, steps the optimizer and returns the loss) on random batches drawn
+    from ``generator``; returns the losses."""
+    if not callable(train_step):
+        raise TypeError(f"train_step must be a function, got {type(train_step).__name__}")
     _check_data(images, contexts)
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size", high=images.shape[0])
@@ -179,16 +183,29 @@ def train_with_fixed_t(model, optimizer, images, contexts, schedule, generator, 
     model.train()
     losses = []
     for _ in range(steps):
-        idx = torch.randint(0, images.shape[0], (batch_size,), generator=generator, device=images.device)
+        idx = torch.randint(0, images.shape[0], (batch_size,), generator=generator, device=images.device)   # (B,)
         c = contexts[idx] if contexts is not None else None
+        losses.append(float(train_step(model, optimizer, images[idx], c, schedule, generator, p_uncond)))
+    return losses
+
+
+def train_with_fixed_t(model, optimizer, images, contexts, schedule, generator, t_fixed: int, steps: int,
+                       batch_size: int, p_uncond: float = 0.0) -> list[float]:
+    """``train_steps`` with the fixed-t loss: zero_grad, each context replaced by the null context (zeros) with
+    probability ``p_uncond`` as in ``train``, ``fixed_t_loss``, backward, step; returns the losses."""
+    _check_schedule(schedule)
+    check_positive_int(t_fixed, "t_fixed", high=schedule.timesteps)
+
+    def fixed_step(model, optimizer, x0, c, schedule, generator, p_uncond):
         if c is not None and p_uncond > 0:
-            c = c * (torch.rand((batch_size, 1), generator=generator, device=c.device) >= p_uncond)     # (B, K)
+            c = c * (torch.rand((x0.shape[0], 1), generator=generator, device=c.device) >= p_uncond)    # (B, K)
         optimizer.zero_grad()
-        loss = fixed_t_loss(model, images[idx], c, schedule, generator, t_fixed)
+        loss = fixed_t_loss(model, x0, c, schedule, generator, t_fixed)
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-    return losses
+        return loss.item()
+    return train_steps(fixed_step, model, optimizer, images, contexts, schedule, generator, steps, batch_size,
+                       p_uncond)
 
 
 # --------------------------------------------------------------------------------------------- live plot

@@ -166,6 +166,8 @@ def _bench_commands(sub) -> None:
     q.add_argument("--minutes", default=None, help="also score the weights after these minutes, e.g. 1,2,5")
     q.add_argument("--per-minute", default=None, metavar="TRIAL_JSON",
                    help="write data/quality_per_minute.md and .png from a trial run with --minutes")
+    q.add_argument("--course-replay", action="store_true",
+                   help="replay the course run up to its 1, 2, 5, 10, 20-minute steps (into --out), for --per-minute")
     q.add_argument("--out", default="runs/recipes", help="folder for the trials' JSON results")
     q.add_argument("--table", action="store_true", help="write data/recipe_trials.md from the results in --out")
     q.add_argument("--path", default=None, help="with --table: the table's path (default data/recipe_trials.md)")
@@ -175,9 +177,16 @@ def _bench_commands(sub) -> None:
 
 def cmd_bench_recipes(args) -> int:
     """One trial, the trials' table, or (``--per-minute``) the quality-per-minute table and plot."""
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    if args.course_replay:
+        from dlhelpers.tools.bench.per_minute import course_replay
+        print(f"EMA weights at {course_replay(args.out)} (minutes: step) in {args.out}")
+        return 0
     if args.per_minute:
         from dlhelpers.tools.bench.per_minute import write
-        print(f"wrote {write(args.per_minute)}")
+        print(f"wrote {write(args.per_minute, replay_dir=args.out)}")
         return 0
     from dlhelpers.tools.bench.recipes import cli
     return cli(args)

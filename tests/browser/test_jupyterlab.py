@@ -50,6 +50,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Which notebook must show which widget (the numbers are the file-name prefixes).
 MUST_HAVE = {"01": {"scrubber", "animation"}, "04": {"mixer"}}
+LIVE_TRAINING = {"03"}   # notebooks with the live training view (dlhelpers.notebook.live_training)
 SCRUBBER, MIXER = ".dlhelpers-timestep-scrubber", ".dlhelpers-context-mixer"
 PROGRESS_CALLS = {"sample_ddpm", "sample_ddim", "train"}  # dlhelpers functions with a tqdm bar
 TEXT_TQDM = re.compile(r"\d+%\|")
@@ -217,6 +218,16 @@ WATCH_JS = """() => {
     if (document.querySelector(sel)) { window.__dl.progress++; observer.disconnect(); }
   });
   observer.observe(document.body, {childList: true, subtree: true});
+  window.__dl.live = [];       // notebook 3's live training view: each (step, state, picture) it showed, in order
+  const live = new MutationObserver(() => {
+    const el = document.querySelector('.dlhelpers-live-training');
+    const img = el && el.querySelector('img');
+    if (!el) return;
+    const seen = [el.dataset.step, el.dataset.state, img ? img.src.length + img.src.slice(-24) : ''];
+    const a = window.__dl.live, last = a[a.length - 1];
+    if (!last || last.join('|') !== seen.join('|')) a.push(seen);
+  });
+  live.observe(document.body, {childList: true, subtree: true});
 }"""
 FIRST_IMAGE_JS = """() => {  // milliseconds from now until the first picture appears in an output
   const t0 = performance.now();
@@ -340,6 +351,16 @@ def _exercise_animation(page):
     pytest.fail("the jshtml animation did not move to its last frame when 'Last frame' was clicked")
 
 
+def _check_live_view(seen, name):
+    """The live view updated while it ran (the step grew, the picture was redrawn) and ended with "done"."""
+    assert seen, f"{name}: the live training view never appeared"
+    running = [(int(step), picture) for step, state, picture in seen if state == "running"]
+    assert len({step for step, _ in running}) >= 3, f"{name}: the live view showed too few steps while running: {seen}"
+    assert len({picture for _, picture in running}) >= 2, f"{name}: the live view's picture was never redrawn"
+    assert seen[-1][1] == "done", f"{name}: the live view did not end with 'done' (last: {seen[-1]})"
+    print(f"{name}: the live view showed {len(seen)} states, ending at step {seen[-1][0]}")
+
+
 # ------------------------------------------------------------------------------------------------------ the test
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
@@ -382,6 +403,8 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
         broken = page.locator(".jp-OutputArea", has_text="Error displaying widget")
         assert broken.count() == 0, f"{notebook.name}: {broken.first.text_content()[:200]}"
 
+        if number in LIVE_TRAINING:
+            _check_live_view(page.evaluate("() => window.__dl.live"), notebook.name)
         need = MUST_HAVE.get(number, set())
         shown = None
         if "animation" in need or page.locator(".jp-OutputArea .animation").count():
@@ -393,6 +416,8 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
         if "mixer" in need or page.locator(MIXER).count():
             assert page.locator(MIXER).count(), f"{notebook.name}: the context mixer did not render"
             shown = _exercise_mixer(page)
+        if shown is None and page.locator(".dlhelpers-live-training").count():
+            shown = page.locator(".dlhelpers-live-training").first
         if shown is None and page.locator(".jp-OutputArea-output img").count():
             shown = page.locator(".jp-OutputArea-output img").last
         if shown is not None:

@@ -3,8 +3,10 @@
 - Student preset: a recipe trial run with ``--minutes`` (``recipes.run_trial``) scores the raw weights as they were
   after each minute mark, and the EMA weights at the end, with the first sampler column (DDIM-25 for an ε-model,
   flow Euler-25 for a flow model: 25 network calls either way).
-- Course preset: its shipped EMA snapshots (steps 250, 1000, 3000 and 9000 of ``data/weights``), placed in time
-  at wall_time × step / steps from its manifest (the step rate of that run taken as constant), scored with DDIM-25.
+- Course preset: its run replayed (``course_replay``: the same preset, seed and recipe) up to the step the shipped
+  run had reached after each minute mark — step = minutes × steps / wall_time from ``data/weights/manifest.json``,
+  that run's average rate on 2 threads alone, so the replay itself may run slower or beside other work — its EMA
+  weights saved there; then the shipped final weights at the run's end. Scored with DDIM-25.
 Both on the recipe trials' protocol (500 sprites, the same x_T and contexts, context accuracy and sprite FD;
 Song et al. arXiv:2010.02502 for DDIM, Lipman et al. arXiv:2210.02747 for flow matching).
 """
@@ -19,20 +21,58 @@ TABLE = DATA_DIR / "quality_per_minute.md"
 PLOT = DATA_DIR / "quality_per_minute.png"
 
 
-def course_points(per_class: int = 100) -> list[dict]:
-    """[{minutes, step, accuracy, fd}] for the course preset's shipped EMA snapshots and final weights."""
-    from dlhelpers.pretrained import available, load_pretrained, read_manifest
+COURSE_MINUTES = (1, 2, 5, 10, 20)
+CHECK_STEP = 250        # also kept by the replay: the shipped step_00250 snapshot, to show the replay is the same run
+
+
+def minute_steps(minutes=COURSE_MINUTES) -> dict:
+    """{minutes: step} — the step the shipped course run had reached after that many minutes (its average rate)."""
+    from dlhelpers.pretrained import read_manifest
+    manifest = read_manifest()
+    return {m: max(1, round(m * 60 * manifest["steps"] / manifest["wall_time_s"])) for m in minutes}
+
+
+def course_replay(out_dir: str | Path = "runs/course_minutes", minutes=COURSE_MINUTES) -> dict:
+    """Train the course preset (resumable: ``out_dir``/checkpoint.pt) up to the last minute mark, saving the EMA
+    weights at each mark's step as ``out_dir``/step_NNNNN.pt; returns {minutes: step}."""
+    import torch
+    from dlhelpers.io import atomic_torch_save
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.training import PRESETS, train
+    from dlhelpers.unet import ContextUnet
+    marks = minute_steps(minutes)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    preset = PRESETS["course"]
+    torch.manual_seed(preset.config.seed)                                   # the initial weights, as train_preset
+    model = ContextUnet(**preset.model)
+    steps = sorted(set(marks.values()) | {CHECK_STEP})
+    train(model, SpriteDataset(), preset.spec.build(), preset.config, checkpoint_path=out / "checkpoint.pt",
+          stop_after=max(steps), snapshot_steps=steps,
+          on_snapshot=lambda step, state: atomic_torch_save(state, out / f"step_{step:05d}.pt"))
+    return marks
+
+
+def course_points(replay_dir: str | Path = "runs/course_minutes", per_class: int = 100) -> list[dict]:
+    """[{minutes, step, accuracy, fd}]: the replay's EMA weights at each minute mark, then the shipped final."""
+    from dlhelpers.io import safe_torch_load
+    from dlhelpers.pretrained import load_pretrained, read_manifest
     from dlhelpers.tools.bench.recipes import SAMPLERS, score
     manifest = read_manifest()
-    rate = manifest["wall_time_s"] / manifest["steps"] / 60          # minutes per step, the run's average
+    final, schedule = load_pretrained("final")
     points = []
-    for name in available():
-        if name == "final_raw":
-            continue
-        step = manifest["files"][name]["step"]
-        model, schedule = load_pretrained(name)
+    for m, step in minute_steps().items():
+        path = Path(replay_dir) / f"step_{step:05d}.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing; run `python -m dlhelpers bench-recipes --course-replay`")
+        model, _ = load_pretrained("final")
+        model.load_state_dict(safe_torch_load(path))
+        model.float()
         d = score(model, schedule, per_class, names=(SAMPLERS[0],))[SAMPLERS[0]]
-        points.append({"minutes": round(step * rate, 1), "step": step, "accuracy": d["accuracy"], "fd": d["fd"]})
+        points.append({"minutes": float(m), "step": step, "accuracy": d["accuracy"], "fd": d["fd"]})
+    d = score(final, schedule, per_class, names=(SAMPLERS[0],))[SAMPLERS[0]]
+    points.append({"minutes": round(manifest["wall_time_s"] / 60, 1), "step": manifest["steps"],
+                   "accuracy": d["accuracy"], "fd": d["fd"]})
     return points
 
 
@@ -47,11 +87,12 @@ def student_points(record: dict) -> list[dict]:
     return sorted(points, key=lambda p: p["minutes"])
 
 
-def write(trial_json: str | Path, table: Path = TABLE, plot: Path = PLOT, per_class: int = 100) -> Path:
+def write(trial_json: str | Path, table: Path = TABLE, plot: Path = PLOT, per_class: int = 100,
+          replay_dir: str | Path = "runs/course_minutes") -> Path:
     """Score the course snapshots, read the student trial, write the Markdown table and the plot."""
     record = json.loads(Path(trial_json).read_text())
     rows = {"student (" + record["label"] + ")": student_points(record),
-            "course (shipped weights, n_feat 64, ε on DDPM's path)": course_points(per_class)}
+            "course (shipped weights, n_feat 64, ε on DDPM's path)": course_points(replay_dir, per_class)}
     L = ["## Quality per training minute (2 CPU threads, 500 sprites, 25 network calls per sprite)", "",
          "`python -m dlhelpers bench-recipes --trial S4 --steps 3500 --minutes 1,2,3,4 --out runs/student`, then "
          "`--per-minute runs/student/S4.json`; `dlhelpers.tools.bench.per_minute` says how each point is made. "
