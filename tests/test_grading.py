@@ -388,3 +388,14 @@ def test_written_answers_are_left_for_manual_grading(tmp_path):
     rows = gr.scores(course, {("answered", "01_tiny"): "graded"}, source)
     assert {r["grade_id"]: (r["status"], r["score"]) for r in rows} == {"t_double_check": ("graded", 2.0),
                                                                         "t_why": ("graded", 1.0)}
+
+
+def test_grading_kernels_run_the_shortened_notebooks_unless_asked_for_full_size(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("DLHELPERS_GRADE_FULL_SIZE", raising=False)
+    assert gr.nbgrader_env()["CI"] == "true"                 # notebook 3 trains for seconds, not 5 minutes
+    monkeypatch.setenv("DLHELPERS_GRADE_FULL_SIZE", "1")      # `python -m dlhelpers grade --full-size`
+    assert "CI" not in gr.nbgrader_env()
+    from dlhelpers.tools.cli import build_parser
+    args = build_parser().parse_args(["grade", "subs", "--full-size"])
+    assert args.full_size is True

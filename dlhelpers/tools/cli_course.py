@@ -2,6 +2,7 @@
 the common-mistakes page, and the translated editions (``i18n-update``, ``i18n-status``)."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def cmd_course(args) -> int:
 
 def cmd_grade(args) -> int:
     """Instructors: autograde a folder of submissions (needs nbgrader)."""
+    if args.full_size:
+        os.environ["DLHELPERS_GRADE_FULL_SIZE"] = "1"
     from dlhelpers.tools import grading
     try:
         grading.grade_folder(args.submissions, args.course_dir, args.csv, args.cell_timeout, args.submission_timeout)
@@ -87,6 +90,8 @@ def add_commands(sub) -> None:
     g.add_argument("--course-dir", default=None, help="default course/ in the repository")
     g.add_argument("--csv", default=None, help="score table path (default course/scores.csv)")
     g.add_argument("--cell-timeout", type=int, default=300, help="per-cell limit in seconds")
+    g.add_argument("--full-size", action="store_true",
+                   help="run the notebooks at full size (default: CI=true, their shortened runs; the same checks)")
     g.add_argument("--submission-timeout", type=float, default=None,
                    help="outer limit per notebook and student in seconds (default 20 × cell timeout)")
     g.set_defaults(func=cmd_grade)

@@ -279,6 +279,12 @@ def _run_all(page, timeout_s: float, lang: str = "en"):
     menu, item, idle = LABELS[lang]
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+    return _run_all_wait(page, timeout_s, lang)
+
+
+def _run_all_wait(page, timeout_s: float, lang: str = "en"):
+    """Wait until Run All has run every code cell (or stopped at an error) and the kernel is idle; the cells."""
+    idle = LABELS[lang][2]
     deadline = time.monotonic() + timeout_s
     time.sleep(1.0)
     while True:
@@ -431,6 +437,44 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{number}.png"))  # the state it failed in
         raise
+    finally:
+        page.close()
+        try:
+            lab.shutdown_kernels()
+        except OSError:
+            pass
+
+
+LIVE_NOTEBOOK = next((p for p in NOTEBOOKS if p.name[:2] in LIVE_TRAINING), None)
+
+
+@pytest.mark.skipif(LIVE_NOTEBOOK is None, reason="no notebook with the live training view in the folder")
+def test_interrupting_the_live_training_keeps_its_weights_and_the_notebook_goes_on(lab, browser):
+    """Run All, then the toolbar's interrupt button while the live run trains: the view says "interrupted" at the
+    step it reached, the cells after it run on the weights so far (no error), and Run All finishes."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab.base}/lab/tree/{LIVE_NOTEBOOK.name}?reset&token={lab.token}", timeout=60000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
+        _wait_idle(page, 120)
+        page.evaluate(WATCH_JS)
+        menu, item, idle = LABELS["en"]
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+        page.wait_for_function("() => { const el = document.querySelector('.dlhelpers-live-training');"
+                               " return el && el.dataset.state === 'running' && +el.dataset.step >= 3; }",
+                               timeout=TIMEOUT_S * 1000)
+        page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:interrupt-kernel']").click()
+        cells = _run_all_wait(page, TIMEOUT_S)
+        seen = page.evaluate("() => window.__dl.live")
+        assert seen and seen[-1][1] == "interrupted", f"the live view did not end as interrupted: {seen[-3:]}"
+        live = page.locator(".dlhelpers-live-training").first.text_content()
+        assert "weights so far are kept" in live, live
+        errors = _errors(cells)
+        assert not errors, f"{LIVE_NOTEBOOK.name}: error outputs after the interrupt:\n" + "\n".join(errors)
+        unrun = [i for i, c in enumerate(cells) if c in _code_cells(cells) and not c.get("execution_count")]
+        assert not unrun, f"{LIVE_NOTEBOOK.name}: cells {unrun} never ran after the interrupt"
+        print(f"{LIVE_NOTEBOOK.name}: interrupted at step {seen[-1][0]}; every later cell ran")
     finally:
         page.close()
         try:

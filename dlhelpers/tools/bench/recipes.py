@@ -141,6 +141,41 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     return record
 
 
+LIVE_KEY = "S7"   # notebook 3's live run itself (dlhelpers.notebook.live_training), scored like the trials
+
+
+def run_live_trial(out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
+    """Notebook 3's five-minute run as the notebook does it — the reference ε step (the student's solved
+    ``my_train_step``) in ``train_live`` with its default settings, random batches, no EMA — then scored; written
+    to ``out_dir/S7.json``."""
+    from dlhelpers.notebook.checks.training import reference_train_step
+    from dlhelpers.notebook.live_training import LiveSettings, train_live
+    from dlhelpers.sprites import SpriteDataset
+    from dlhelpers.training import PRESETS
+    from dlhelpers.unet import ContextUnet
+
+    class Quiet:                                   # the live view, outside a notebook: one line per redraw
+        def update(self, obj):
+            print(obj._repr_mimebundle_()["text/plain"], flush=True)
+
+    s, preset = LiveSettings(redraw_seconds=60.0), PRESETS["course"]
+    torch.manual_seed(0)                           # notebook 3's SEED: the initial weights
+    model = ContextUnet(**dict(preset.model, n_feat=32))
+    images, contexts = SpriteDataset().tensors
+    schedule = preset.spec.build()
+    run = train_live(reference_train_step, model, images, contexts, schedule, torch.Generator().manual_seed(0), s,
+                     view=Quiet())
+    raw = score(model, schedule, per_class)
+    record = {"key": LIVE_KEY, "label": f"notebook 3's live run: the student's ε step, n_feat 32, lr {s.lr:g}, "
+              f"warm-up {s.warmup_steps}, ≤ {s.minutes:g} min, no EMA", "path": "ddpm", "steps": run.steps,
+              "threads": torch.get_num_threads(), "n_feat": 32, "train_seconds": round(run.seconds, 1),
+              "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]), "raw": raw}
+    path = Path(out_dir) / f"{LIVE_KEY}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(record, indent=1).encode())
+    return record
+
+
 def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, note: str = "") -> Path:
     """Render every ``out_dir/*.json`` (sorted by key) into ``path`` (default ``data/recipe_trials.md``)."""
     from dlhelpers.sprites import CLASS_NAMES
@@ -163,6 +198,8 @@ def render(records: list, class_names) -> str:
          "|---|---|---:|" + "---:|" * (2 * len(SAMPLERS)) + "---|"]
     for r in records:
         for which in ("ema", "raw"):
+            if which not in r:                    # a run without an EMA copy (notebook 3's live run)
+                continue
             d = r[which]
             cells = " | ".join(f"{d[s]['accuracy'] * 100:.1f} % | {d[s]['fd']:.2f}" for s in SAMPLERS)
             per = " / ".join(f"{d['DDIM-25']['per_class'][c] * 100:.0f}" for c in class_names)
@@ -181,6 +218,9 @@ def cli(args) -> int:
             print(f"wrote {write_table(args.out, **({'path': args.path} if args.path else {}))}")
         else:
             minutes = tuple(float(m) for m in args.minutes.split(",")) if args.minutes else ()
+            if args.trial == LIVE_KEY:
+                print(json.dumps(run_live_trial(args.out), indent=1))
+                return 0
             print(json.dumps(run_trial(args.trial, steps=args.steps, out_dir=args.out, minutes=minutes), indent=1))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
