@@ -240,3 +240,23 @@ def test_a_student_trial_trains_its_own_width(tmp_path, monkeypatch):
     assert built == [32, 32] and record["n_feat"] == recipes.TRIALS["S1"].n_feat == 32
     with pytest.raises(ValueError, match="^out_dir"):
         recipes.write_table(tmp_path / "empty")
+
+
+def test_refresh_tables_replaces_only_the_separately_measured_tables(tmp_path, monkeypatch):
+    from dlhelpers.tools.bench import run as bench_run
+    parts = {name: tmp_path / f"{name}.md" for name in ("recipes", "student", "minute")}
+    parts["recipes"].write_text("## Training recipes tried (A)\n\nold recipes\n")
+    parts["student"].write_text("## Training recipes tried (S)\n\nnew student rows\n")
+    parts["minute"].write_text("## Quality per training minute\n\nnew minutes\n")
+    for attr, name in (("RECIPES", "recipes"), ("STUDENT_TRIALS", "student"), ("PER_MINUTE", "minute")):
+        monkeypatch.setattr(bench_run, attr, parts[name])
+    report = tmp_path / "b.md"
+    report.write_text(FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n## Training recipes tried (S)\n\n"
+                      "old student rows\n")
+    bench_run.refresh_tables(report)
+    assert report.read_text() == (FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n"
+                                  "## Training recipes tried (S)\n\nnew student rows\n\n"
+                                  "## Quality per training minute\n\nnew minutes\n")
+    report.write_text(FULL_REPORT)
+    with pytest.raises(ValueError, match="path"):
+        bench_run.refresh_tables(report)

@@ -23,7 +23,8 @@ import torch
 
 from dlhelpers.devices import model_device
 from dlhelpers.notebook.i18n import fmt, tr
-from dlhelpers.precision import autocast
+from dlhelpers.precision import autocast, prepare_model, to_memory_format
+from dlhelpers.training import make_optimizer
 from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_precision, check_real
 
 
@@ -87,7 +88,8 @@ def train_live(train_step, model, images, contexts, schedule, generator: torch.G
         raise TypeError("generator must be a torch.Generator (every random draw takes one)")
     device = model_device(model)
     B, N = min(s.batch_size, images.shape[0]), images.shape[0]
-    optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
+    prepare_model(model, device)                     # channels-last where oneDNN prefers it (the fast path of train())
+    optimizer = make_optimizer(model.parameters(), s.lr, device)     # Adam, its fused kernel where PyTorch has one
     live = _View(s, view, _preview(model, schedule, contexts.shape[1], preview_seed, s.precision))
     run, start = LiveRun(), time.perf_counter()
     last_draw = last_text = start
@@ -102,7 +104,8 @@ def train_live(train_step, model, images, contexts, schedule, generator: torch.G
                 group["lr"] = live_lr(run.steps, elapsed, s)
             idx = torch.randint(0, N, (B,), generator=generator, device=device)          # (B,) a random batch
             with autocast(s.precision, device, training=True):
-                loss = train_step(model, optimizer, images[idx], contexts[idx], schedule, generator, s.p_uncond)
+                loss = train_step(model, optimizer, to_memory_format(images[idx]), contexts[idx], schedule, generator,
+                                  s.p_uncond)
             run.losses.append(float(loss))
             run.steps += 1
             now = time.perf_counter()

@@ -88,6 +88,9 @@ def cmd_bench(args) -> int:
     from dlhelpers.tools.bench import REPORT, run_benchmark, update_readme
     if args.command == "bench-readme":
         try:
+            if args.refresh_tables:
+                from dlhelpers.tools.bench.run import refresh_tables
+                print(f"refreshed the trial tables in {refresh_tables(args.report or REPORT)}")
             path = update_readme(args.report or REPORT, args.readme)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -159,6 +162,8 @@ def _bench_commands(sub) -> None:
     r = sub.add_parser("bench-readme", help="copy the benchmark report into README.md between its bench markers")
     r.add_argument("--report", default=None, help="report to copy (default data/benchmarks.md)")
     r.add_argument("--readme", default=str(REPO_ROOT / "README.md"), help="README to update")
+    r.add_argument("--refresh-tables", action="store_true",
+                   help="first re-append data/recipe_trials.md, student_trials.md, quality_per_minute.md to the report")
     r.set_defaults(func=cmd_bench)
     q = sub.add_parser("bench-recipes", help="train and score one training-recipe trial, or tabulate them all")
     q.add_argument("--trial", default=None, help="a key of dlhelpers.tools.bench.recipes.TRIALS (A, B, …)")

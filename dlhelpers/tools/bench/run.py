@@ -88,10 +88,26 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
                     one_forward=one_forward, memory=_memory_line(dev), quality=quality, calls=calls,
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
     if not smoke:   # measured separately (trials of minutes to an hour each); kept in the report
-        for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE):
-            if part.is_file():
-                report += "\n" + part.read_text()
+        report += _tables()
     say(report)
     atomic_write_bytes(path, report.encode())
     say(f"wrote {path}")
     return report
+
+
+def _tables() -> str:
+    return "".join("\n" + part.read_text() for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE) if part.is_file())
+
+
+def refresh_tables(path=None) -> Path:
+    """Replace the separately measured tables at the end of the report at ``path`` (default data/benchmarks.md)
+    with the current data/recipe_trials.md, student_trials.md and quality_per_minute.md (a trial that ended after
+    the benchmark ran); the measured sections above them stay as they are."""
+    path = Path(path) if path is not None else DATA_DIR / "benchmarks.md"
+    report = path.read_text()
+    heads = [part.read_text().split("\n", 1)[0] for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE) if part.is_file()]
+    cut = min((report.index(h) for h in heads if h in report), default=None)
+    if cut is None:
+        raise ValueError(f"path {str(path)!r} holds none of the tables to refresh")
+    atomic_write_bytes(path, (report[:cut].rstrip("\n") + "\n" + _tables()).encode())
+    return path
