@@ -134,3 +134,21 @@ def test_bad_arguments_are_refused_by_name():
         train_live(reference_train_step, net(), images, contexts[:3], SCHEDULE, g, view=FakeView())
     with pytest.raises(TypeError, match="generator"):
         train_live(reference_train_step, net(), images, contexts, SCHEDULE, None, view=FakeView())
+
+
+def test_a_flow_model_is_previewed_with_the_flow_sampler():
+    from dlhelpers.flow import FlowPath
+    from dlhelpers.notebook.checks.flow import reference_flow_loss
+
+    def flow_step(model, optimizer, x0, context, schedule, generator, p_uncond):
+        optimizer.zero_grad()
+        loss = reference_flow_loss(model, x0, context, generator)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    images, contexts = data()
+    view = FakeView()
+    run = train_live(flow_step, net(), images, contexts, FlowPath(), torch.Generator().manual_seed(1),
+                     LiveSettings(steps=2, minutes=100.0, **FAST), view=view)
+    assert run.steps == 2 and view.states()[-1] == (2, "done")

@@ -8,8 +8,8 @@ on progress = max(step / steps, elapsed / time budget): a slow laptop ends on ti
 at ``steps``.
 
 One output area (an IPython display updated in place): a progress bar with the time left, the loss curve, and a
-row of sprites sampled from the current weights (DDIM-25 at η = 1, Song et al. 2020, arXiv:2010.02502, from the
-same noise each time) every ``redraw_seconds``. Interrupting the kernel ends the loop cleanly; the weights trained so
+row of sprites sampled from the current weights (DDIM-25 at η = 1, Song et al. 2020, arXiv:2010.02502; Euler-25 for
+a flow model, ``dlhelpers.flow``; from the same noise each time) every ``redraw_seconds``. Interrupting the kernel ends the loop cleanly; the weights trained so
 far stay in the model, so the next cells sample from them.
 """
 from __future__ import annotations
@@ -125,17 +125,23 @@ def train_live(train_step, model, images, contexts, schedule, generator: torch.G
 
 
 def _preview(model, schedule, n_cfeat: int, seed: int, precision: str):
-    """A function drawing 2 sprites per class from the current weights, from the same noise every time."""
+    """A function drawing 2 sprites per class from the current weights, from the same noise every time: DDIM-25 on
+    DDPM's path, Euler-25 on the flow path (``dlhelpers.flow``)."""
     from dlhelpers.ddim import sample_ddim
+    from dlhelpers.flow import sample_flow_euler
     device = model_device(model)
     labels = torch.arange(n_cfeat).repeat(2)                                             # (2K,)
     ctx = torch.nn.functional.one_hot(labels, n_cfeat).float().to(device)                # (2K, K)
+    flow = getattr(schedule, "PATH", "ddpm") == "flow"
 
     def draw():
         g = torch.Generator(device=device).manual_seed(seed)
         x_T = torch.randn(len(labels), 3, 16, 16, generator=g, device=device)           # (2K, 3, 16, 16)
-        return sample_ddim(model, len(labels), schedule, steps=25, eta=1.0, context=ctx, x_T=x_T, generator=g,
-                           progress=False, precision=precision).samples.float().cpu()
+        common = dict(context=ctx, x_T=x_T, generator=g, progress=False, precision=precision)
+        out = (sample_flow_euler(model, len(labels), schedule, steps=25, **common) if flow else
+               sample_ddim(model, len(labels), schedule, steps=25, eta=1.0, **common))
+        return out.samples.float().cpu()
+    draw.sampler = "Euler-25" if flow else "DDIM-25"
     return draw
 
 
@@ -200,7 +206,7 @@ class _View:
                title=tr("training loss"))
         if len(sprites):
             a2.imshow(make_grid(sprites, nrow=len(sprites) // 2), interpolation="nearest")
-            a2.set_title(fmt("sampled at step {0:,} (DDIM-25)", run.steps), fontsize=9)
+            a2.set_title(fmt("sampled at step {0:,} ({1})", run.steps, self.preview.sampler), fontsize=9)
             a2.set_xticks([(i + 0.5) * 17 for i in range(len(CLASS_NAMES))], CLASS_NAMES, fontsize=7)
             a2.set_yticks([])
         else:

@@ -141,14 +141,17 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     return record
 
 
-LIVE_KEY = "S7"   # notebook 3's live run itself (dlhelpers.notebook.live_training), scored like the trials
+# notebook 3's live run itself (dlhelpers.notebook.live_training) with the student's ε step, and the same run with
+# flow matching's step (the student preset's objective): scored like the trials
+LIVE_TRIALS = {"S7": "ddpm", "S8": "flow"}
 
 
-def run_live_trial(out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
-    """Notebook 3's five-minute run as the notebook does it — the reference ε step (the student's solved
-    ``my_train_step``) in ``train_live`` with its default settings, random batches, no EMA — then scored; written
-    to ``out_dir/S7.json``."""
-    from dlhelpers.notebook.checks.training import reference_train_step
+def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
+    """Notebook 3's five-minute run as the notebook does it — the reference step (S7: the student's solved ε
+    ``my_train_step``; S8: the same step with notebook 6's flow-matching loss) in ``train_live`` with its default
+    settings, random batches, no EMA — then scored; written to ``out_dir/<key>.json``."""
+    from dlhelpers.notebook.checks.flow import reference_flow_loss
+    from dlhelpers.notebook.checks.training import reference_drop_context, reference_train_step
     from dlhelpers.notebook.live_training import LiveSettings, train_live
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.training import PRESETS
@@ -158,21 +161,30 @@ def run_live_trial(out_dir: str | Path = "runs/recipes", per_class: int = 100) -
         def update(self, obj):
             print(obj._repr_mimebundle_()["text/plain"], flush=True)
 
-    s, preset = LiveSettings(redraw_seconds=60.0), PRESETS["course"]
+    def flow_step(model, optimizer, x0, context, schedule, generator, p_uncond):
+        optimizer.zero_grad(set_to_none=True)
+        loss = reference_flow_loss(model, x0, reference_drop_context(context, p_uncond, generator), generator)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    path = LIVE_TRIALS[key]
+    s, preset = LiveSettings(redraw_seconds=60.0), PRESETS["course" if path == "ddpm" else "student"]
     torch.manual_seed(0)                           # notebook 3's SEED: the initial weights
     model = ContextUnet(**dict(preset.model, n_feat=32))
     images, contexts = SpriteDataset().tensors
     schedule = preset.spec.build()
-    run = train_live(reference_train_step, model, images, contexts, schedule, torch.Generator().manual_seed(0), s,
-                     view=Quiet())
-    raw = score(model, schedule, per_class)
-    record = {"key": LIVE_KEY, "label": f"notebook 3's live run: the student's ε step, n_feat 32, lr {s.lr:g}, "
-              f"warm-up {s.warmup_steps}, ≤ {s.minutes:g} min, no EMA", "path": "ddpm", "steps": run.steps,
+    run = train_live(reference_train_step if path == "ddpm" else flow_step, model, images, contexts, schedule,
+                     torch.Generator().manual_seed(0), s, view=Quiet())
+    step = "the student's ε step" if path == "ddpm" else "the same step with flow matching's loss"
+    record = {"key": key, "label": f"notebook 3's live run: {step}, n_feat 32, lr {s.lr:g}, warm-up "
+              f"{s.warmup_steps}, ≤ {s.minutes:g} min, no EMA", "path": path, "steps": run.steps,
               "threads": torch.get_num_threads(), "n_feat": 32, "train_seconds": round(run.seconds, 1),
-              "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]), "raw": raw}
-    path = Path(out_dir) / f"{LIVE_KEY}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, json.dumps(record, indent=1).encode())
+              "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]),
+              "raw": score(model, schedule, per_class)}
+    out = Path(out_dir) / f"{key}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, json.dumps(record, indent=1).encode())
     return record
 
 
@@ -218,8 +230,8 @@ def cli(args) -> int:
             print(f"wrote {write_table(args.out, **({'path': args.path} if args.path else {}))}")
         else:
             minutes = tuple(float(m) for m in args.minutes.split(",")) if args.minutes else ()
-            if args.trial == LIVE_KEY:
-                print(json.dumps(run_live_trial(args.out), indent=1))
+            if args.trial in LIVE_TRIALS:
+                print(json.dumps(run_live_trial(args.trial, args.out), indent=1))
                 return 0
             print(json.dumps(run_trial(args.trial, steps=args.steps, out_dir=args.out, minutes=minutes), indent=1))
     except ValueError as exc:
