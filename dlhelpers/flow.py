@@ -10,6 +10,9 @@ References
 - Heun (Karras et al. 2022, arXiv:2206.00364, Algorithm 1): an Euler guess, then the average of the two slopes;
   the last step, into t = 0, stays Euler. ``steps`` steps cost 2·steps − 1 network calls.
 - Classifier-free guidance on the velocity: ũ = u_∅ + w (u_c − u_∅) (Ho & Salimans 2022, eq. 6, on u, not ε).
+- Esser et al., "Scaling Rectified Flow Transformers for High-Resolution Image Synthesis" (SD3), 2024,
+  arXiv:2403.03206, §3.1 eq. (19): logit-normal timesteps, t = sigmoid(n) with n ~ N(0, 1), which train the middle
+  of the path more often (``FlowPath(t_sampling="logit-normal")``; the student preset's, data/student_trials.md).
 
 Time runs the same way as in DDPM: t = 1 is pure noise, t = 0 the clean image; the network sees t itself (DDPM's
 network sees t/T), so the same ``ContextUnet`` works unchanged.
@@ -28,12 +31,20 @@ from .sampling import SampleResult, check_path, predict_noise, start_loop
 from .validation import check_image_batch, check_positive_int, check_real, check_same_device
 
 
+T_SAMPLING = ("uniform", "logit-normal")
+
+
 @dataclass(frozen=True)
 class FlowPath:
     """The straight path x_t = (1 − t)·x₀ + t·ε, t ∈ [0, 1]; the network predicts the velocity ε − x₀."""
 
     PATH: ClassVar[str] = "flow"   # the path's name in a run spec (``dlhelpers.spec``)
     prediction: str = "velocity"
+    t_sampling: str = "uniform"    # how training draws t: "uniform" (Lipman et al.) or "logit-normal" (SD3, eq. 19)
+
+    def __post_init__(self):
+        if self.t_sampling not in T_SAMPLING:
+            raise ValueError(f"t_sampling must be one of {T_SAMPLING}, got {self.t_sampling!r}")
 
     def to(self, device) -> "FlowPath":
         return self
@@ -55,15 +66,18 @@ class FlowPath:
         return a * x0 + s * noise
 
     def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:
-        """The draws of one training batch, in this order: t ~ U[0, 1], then ε ~ N(0, I).
+        """The draws of one training batch, in this order: t ~ U[0, 1] (or sigmoid(N(0, 1))), then ε ~ N(0, I).
         Returns (t (B,), x_t, the network's time input (= t), ε)."""
-        t = torch.rand((x0.shape[0],), generator=generator, device=x0.device)              # (B,)
+        if self.t_sampling == "logit-normal":
+            t = torch.sigmoid(torch.randn((x0.shape[0],), generator=generator, device=x0.device))   # (B,)
+        else:
+            t = torch.rand((x0.shape[0],), generator=generator, device=x0.device)          # (B,)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
         a, s = self.coefficients(t, x0.shape)
         return t, a * x0 + s * noise, t, noise
 
     def __repr__(self) -> str:
-        return "FlowPath(straight, velocity)"
+        return "FlowPath(straight, velocity" + ("" if self.t_sampling == "uniform" else f", t {self.t_sampling}") + ")"
 
 
 def check_flow_time(t, batch: int, name: str, like: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ class RunSpec:
     path: str = "ddpm"          # "ddpm" (NoiseSchedule) or "flow" (FlowPath): how x_t is made from x₀ and ε
     prediction: str = "eps"     # a key of PREDICTIONS: what the network outputs, hence the loss's target
     schedule: dict | None = None  # NoiseSchedule.linear(**schedule); None: the course's (DEFAULT_SCHEDULE) on
-    #                               "ddpm", {} on "flow", whose path has no parameters
+    #                               "ddpm", {} on "flow" (FlowPath(**schedule): only its t_sampling)
 
     def __post_init__(self):
         if self.schedule is None:
@@ -45,14 +45,17 @@ class RunSpec:
         if not isinstance(self.schedule, dict):
             raise TypeError(f"schedule must be a dict of NoiseSchedule.linear's arguments, got "
                             f"{type(self.schedule).__name__}")
-        if self.path == "flow" and self.schedule:
-            raise ValueError(f"schedule must be empty on the 'flow' path (t ∈ [0, 1] has no β), got {self.schedule}")
+        if self.path == "flow" and set(self.schedule) - {"t_sampling"}:
+            raise ValueError(f"schedule may hold only t_sampling on the 'flow' path (t ∈ [0, 1] has no β), got "
+                             f"{self.schedule}")
+        if self.path == "flow":
+            self.build()                  # FlowPath checks its t_sampling
 
     def build(self):
         """The path object: a ``NoiseSchedule`` (with this prediction) or a ``FlowPath``."""
         if self.path == "flow":
             from .flow import FlowPath
-            return FlowPath()
+            return FlowPath(**self.schedule)
         from .schedules import NoiseSchedule
         return replace(NoiseSchedule.linear(**self.schedule), prediction=self.prediction)
 

@@ -146,6 +146,22 @@ def test_draw_training_example_draws_t_then_eps():
     torch.testing.assert_close(x_t, (1 - t_ref).view(-1, 1, 1, 1) * x0 + t_ref.view(-1, 1, 1, 1) * eps_ref)
 
 
+def test_logit_normal_t_is_the_sigmoid_of_a_normal_draw_then_eps():
+    """SD3's eq. (19), m = 0, s = 1: t = sigmoid(n), n ~ N(0, 1), drawn before ε as the uniform t is."""
+    x0 = torch.randn(4000, 1, 1, 1)
+    t, x_t, time_in, eps = FlowPath(t_sampling="logit-normal").draw_training_example(x0, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    t_ref = torch.sigmoid(torch.randn(4000, generator=g))
+    torch.testing.assert_close(t, t_ref, rtol=0, atol=0)
+    torch.testing.assert_close(eps, torch.randn(x0.shape, generator=g), rtol=0, atol=0)
+    assert torch.equal(time_in, t)
+    # the logit-normal(0, 1) density: mean 1/2, standard deviation 0.2083 (numerical integral), mass in the middle
+    assert abs(t.mean().item() - 0.5) < 0.01 and abs(t.std().item() - 0.2083) < 0.01
+    assert ((t > 0.25) & (t < 0.75)).float().mean() > 0.7            # uniform t: 0.5
+    with pytest.raises(ValueError, match="t_sampling"):
+        FlowPath(t_sampling="normal")
+
+
 # ------------------------------------------------------------------------------------------------ the loss
 def check_loss_replays_by_hand():
     """diffusion_loss on a FlowPath, against the same draws made by hand: t ~ U[0, 1], ε ~ N(0, I),

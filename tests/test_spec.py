@@ -24,8 +24,9 @@ def _starts_with(message: str, name: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ the record
-@pytest.mark.parametrize("spec", [RunSpec(), FLOW, RunSpec("ddpm", "eps", dict(timesteps=50, beta1=1e-3, beta2=0.05))],
-                         ids=["default", "flow", "ddpm-50"])
+@pytest.mark.parametrize("spec", [RunSpec(), FLOW, RunSpec("ddpm", "eps", dict(timesteps=50, beta1=1e-3, beta2=0.05)),
+                                  RunSpec("flow", "velocity", {"t_sampling": "logit-normal"})],
+                         ids=["default", "flow", "ddpm-50", "flow-logit-normal"])
 def test_round_trip_through_a_dict_and_json(spec):
     d = spec.to_dict()
     assert set(d) == {"path", "prediction", "schedule"}
@@ -53,12 +54,19 @@ def test_every_allowed_pair_builds_a_path_whose_spec_is_the_same(path):
         assert (built.PATH, built.prediction) == (path, prediction)   # the path names itself, as check_path reads
 
 
+def test_a_flow_spec_builds_its_t_sampling():
+    assert FLOW.build().t_sampling == "uniform"
+    assert RunSpec("flow", "velocity", {"t_sampling": "logit-normal"}).build().t_sampling == "logit-normal"
+
+
 INVALID = {
     "flow predicting eps": (lambda: RunSpec("flow", "eps", {}), ValueError, "prediction"),
     "ddpm predicting velocity": (lambda: RunSpec("ddpm", "velocity"), ValueError, "prediction"),
     "unknown prediction": (lambda: RunSpec("ddpm", "x0"), ValueError, "prediction"),
     "unknown path": (lambda: RunSpec("score", "eps"), ValueError, "path"),
     "flow with a schedule": (lambda: RunSpec("flow", "velocity", dict(timesteps=500)), ValueError, "schedule"),
+    "flow t_sampling unknown": (lambda: RunSpec("flow", "velocity", {"t_sampling": "cosine"}), ValueError,
+                                "t_sampling"),
     "schedule not a dict": (lambda: RunSpec("ddpm", "eps", [500, 1e-4, 0.02]), TypeError, "schedule"),
     "from_dict extra key": (lambda: RunSpec.from_dict({**FLOW.to_dict(), "shift": 3.0}), ValueError, "spec"),
     "from_dict not a dict": (lambda: RunSpec.from_dict("flow"), ValueError, "spec"),

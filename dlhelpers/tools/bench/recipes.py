@@ -42,6 +42,7 @@ class Trial:
     n_feat: int = 64                  # the UNet's width (the course's 64; smaller trains faster per step)
     batch_size: int = 100             # images per step
     path: str = "ddpm"                # "ddpm" (ε on the linear schedule) or "flow" (velocity on the straight path)
+    t_sampling: str = "uniform"       # the flow path's training t: "uniform" or "logit-normal" (SD3, eq. 19)
 
 
 TRIALS = {
@@ -62,6 +63,9 @@ TRIALS = {
     "S5": Trial("student: ε, plain MSE, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3, warmup_steps=200, n_feat=32),
     "S6": Trial("student: ε, min-SNR-γ 5, n_feat 32, lr 3e-3, warm-up 200, batch 64", lr=3e-3, warmup_steps=200,
                 min_snr_gamma=5.0, n_feat=32, batch_size=64),
+    # S7–S9 are notebook 3's live run (LIVE_TRIALS below); S10 the student preset after S9's finding
+    "S10": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3,
+                 warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal"),
 }
 # the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
 FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
@@ -99,6 +103,7 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it.
     ``minutes``: also score the raw weights as they were after that many minutes of training (quality per minute;
     the first sampler column only)."""
+    from dlhelpers.flow import FlowPath
     from dlhelpers.schedules import NoiseSchedule
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.training import PRESETS, train
@@ -107,8 +112,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     if key not in TRIALS:
         raise ValueError(f"key must be one of {sorted(TRIALS)}, got {key!r}")
     trial, preset = TRIALS[key], PRESETS["course" if TRIALS[key].path == "ddpm" else "flow"]
-    schedule = (preset.spec.build() if trial.schedule == "linear"
-                else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
+    schedule = (FlowPath(t_sampling=trial.t_sampling) if trial.path == "flow" else preset.spec.build()
+                if trial.schedule == "linear" else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
     cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
                   min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9)
     arch = dict(preset.model, n_feat=trial.n_feat)
@@ -141,17 +146,19 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     return record
 
 
-# notebook 3's live run itself (dlhelpers.notebook.live_training) with the student's ε step, and the same run with
-# flow matching's step (the student preset's objective): scored like the trials
-LIVE_TRIALS = {"S7": "ddpm", "S8": "flow"}
+# notebook 3's live run itself (dlhelpers.notebook.live_training), scored like the trials: the student's ε step (S7),
+# the same step with flow matching's loss (S8), and with logit-normal t at S8's step count (S9): key → (path,
+# t_sampling, steps; None: stopped by the 5-minute budget)
+LIVE_TRIALS = {"S7": ("ddpm", "uniform", None), "S8": ("flow", "uniform", None), "S9": ("flow", "logit-normal", 2260)}
 
 
 def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
     """Notebook 3's five-minute run as the notebook does it — the reference step (S7: the student's solved ε
-    ``my_train_step``; S8: the same step with notebook 6's flow-matching loss) in ``train_live`` with its default
+    ``my_train_step``; S8, S9: the same step with flow matching's loss) in ``train_live`` with its default
     settings, random batches, no EMA — then scored; written to ``out_dir/<key>.json``."""
-    from dlhelpers.notebook.checks.flow import reference_flow_loss
+    from dlhelpers.flow import FlowPath
     from dlhelpers.notebook.checks.training import reference_drop_context, reference_train_step
+    from dlhelpers.training import diffusion_loss
     from dlhelpers.notebook.live_training import LiveSettings, train_live
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.training import PRESETS
@@ -163,22 +170,25 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
 
     def flow_step(model, optimizer, x0, context, schedule, generator, p_uncond):
         optimizer.zero_grad(set_to_none=True)
-        loss = reference_flow_loss(model, x0, reference_drop_context(context, p_uncond, generator), generator)
+        loss = diffusion_loss(model, x0, reference_drop_context(context, p_uncond, generator), schedule, generator,
+                              precision="fp32")          # notebook 6's loss on this path (its t sampling)
         loss.backward()
         optimizer.step()
         return loss.item()
 
-    path = LIVE_TRIALS[key]
-    s, preset = LiveSettings(redraw_seconds=60.0), PRESETS["course" if path == "ddpm" else "student"]
+    path, t_sampling, steps = LIVE_TRIALS[key]
+    s = LiveSettings(redraw_seconds=60.0, **(dict(steps=steps, minutes=100.0) if steps else {}))
     torch.manual_seed(0)                           # notebook 3's SEED: the initial weights
-    model = ContextUnet(**dict(preset.model, n_feat=32))
+    model = ContextUnet(**dict(PRESETS["course"].model, n_feat=32))
     images, contexts = SpriteDataset().tensors
-    schedule = preset.spec.build()
+    schedule = PRESETS["course"].spec.build() if path == "ddpm" else FlowPath(t_sampling=t_sampling)
     run = train_live(reference_train_step if path == "ddpm" else flow_step, model, images, contexts, schedule,
                      torch.Generator().manual_seed(0), s, view=Quiet())
-    step = "the student's ε step" if path == "ddpm" else "the same step with flow matching's loss"
+    step = "the student's ε step" if path == "ddpm" else "the same step with flow matching's loss" + (
+        ", logit-normal t" if t_sampling != "uniform" else "")
+    budget = f"{steps:,} steps" if steps else f"≤ {s.minutes:g} min"
     record = {"key": key, "label": f"notebook 3's live run: {step}, n_feat 32, lr {s.lr:g}, warm-up "
-              f"{s.warmup_steps}, ≤ {s.minutes:g} min, no EMA", "path": path, "steps": run.steps,
+              f"{s.warmup_steps}, {budget}, no EMA", "path": path, "steps": run.steps,
               "threads": torch.get_num_threads(), "n_feat": 32, "train_seconds": round(run.seconds, 1),
               "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]),
               "raw": score(model, schedule, per_class)}
