@@ -43,6 +43,7 @@ class Trial:
     batch_size: int = 100             # images per step
     path: str = "ddpm"                # "ddpm" (ε on the linear schedule) or "flow" (velocity on the straight path)
     t_sampling: str = "uniform"       # the flow path's training t: "uniform" or "logit-normal" (SD3, eq. 19)
+    ema_decay: float = 0.999          # the EMA's decay: an average over about 1/(1 − decay) steps
 
 
 TRIALS = {
@@ -66,6 +67,8 @@ TRIALS = {
     # S7–S9 are notebook 3's live run (LIVE_TRIALS below); S10 the student preset after S9's finding
     "S10": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3,
                  warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal"),
+    "S11": Trial("student: S10 with a 200-step EMA (decay 0.995)", lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
+                 t_sampling="logit-normal", ema_decay=0.995),
 }
 # the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
 FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
@@ -115,7 +118,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     schedule = (FlowPath(t_sampling=trial.t_sampling) if trial.path == "flow" else preset.spec.build()
                 if trial.schedule == "linear" else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
     cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
-                  min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9)
+                  min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9,
+                  ema_decay=trial.ema_decay)
     arch = dict(preset.model, n_feat=trial.n_feat)
     torch.manual_seed(cfg.seed)   # the same initial weights for every trial of one width
     model = ContextUnet(**arch)
@@ -199,9 +203,10 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
 
 
 def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, note: str = "") -> Path:
-    """Render every ``out_dir/*.json`` (sorted by key) into ``path`` (default ``data/recipe_trials.md``)."""
+    """Render every ``out_dir/*.json`` (in key order: S2 before S10) into ``path`` (default ``data/recipe_trials.md``)."""
     from dlhelpers.sprites import CLASS_NAMES
-    records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"))]
+    natural = lambda p: (p.stem.rstrip("0123456789"), int(p.stem[len(p.stem.rstrip("0123456789")):] or 0))  # S2 < S10
+    records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"), key=natural)]
     if not records:
         raise ValueError(f"out_dir {str(out_dir)!r} holds no trial results; run: python -m dlhelpers bench-recipes --trial A")
     steps = sorted({r["steps"] for r in records})
