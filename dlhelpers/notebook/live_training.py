@@ -1,16 +1,17 @@
 """A training run the student watches: their own train step, repeated for about five minutes, in one live output.
 
 The loop is Algorithm 1 of Ho et al. (DDPM, 2020, arXiv:2006.11239): a random batch, one step of the student's
-``my_train_step`` (notebook 3: context dropout, the loss of eq. 14, backward, Adam), repeated. Its size and recipe
-are the student preset's (``dlhelpers.training.PRESETS["student"]``: ``ContextUnet(n_feat=32)``, batches of 100,
-Adam at 3e-3 with 200 warm-up steps, then a linear decay to 0), on the ε-objective the student wrote. The decay runs
+``my_train_step`` (notebook 3: context dropout, the loss of eq. 14, backward, Adam), repeated. Its size and
+schedule are the student preset's (``dlhelpers.training.PRESETS["student"]``: ``ContextUnet(n_feat=32)``, batches of
+100, Adam at 3e-3 with 200 warm-up steps, then a linear decay to 0), on the ε-objective the student wrote (the
+preset itself trains flow matching: trials S7–S11 of data/student_trials.md). The decay runs
 on progress = max(step / steps, elapsed / time budget): a slow laptop ends on time with fewer steps, a GPU ends
 at ``steps``.
 
 One output area (an IPython display updated in place): a progress bar with the time left, the loss curve, and a
 row of sprites sampled from the current weights (DDIM-25 at η = 1, Song et al. 2020, arXiv:2010.02502; Euler-25 for
-a flow model, ``dlhelpers.flow``; from the same noise each time) every ``redraw_seconds``. Interrupting the kernel ends the loop cleanly; the weights trained so
-far stay in the model, so the next cells sample from them.
+a flow model, ``dlhelpers.flow``; from the same noise each time) every ``redraw_seconds``. Interrupting the kernel
+ends the loop cleanly; the weights trained so far stay in the model, so the next cells sample from them.
 """
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ from dlhelpers.validation import check_generator, check_image_batch, check_posit
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """The live run's recipe; the defaults are the student preset's at the size a 2-core laptop trains in 5 min."""
+    """The live run's recipe: the student preset's size and schedule, for at most 5 minutes."""
 
-    steps: int = 3500             # the student preset's steps: about 4.7 min at 2 threads in bf16 (data/student_trials.md, S5)
+    steps: int = 3500             # a cap for fast machines; on 2 cores the 5 minutes end first (2,167–2,376 steps)
     minutes: float = 5.0          # the time budget: the run ends at `steps` or here, whichever comes first
     batch_size: int = 100         # the course's batch (the student trials used it)
     lr: float = 3e-3              # Adam's peak: the student preset's (higher than the course's 2e-3: a smaller net)

@@ -203,7 +203,8 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
 
 
 def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, note: str = "") -> Path:
-    """Render every ``out_dir/*.json`` (in key order: S2 before S10) into ``path`` (default ``data/recipe_trials.md``)."""
+    """Render every ``out_dir/*.json`` (in key order: S2 before S10) into ``path`` (default
+    ``data/recipe_trials.md``)."""
     from dlhelpers.sprites import CLASS_NAMES
     natural = lambda p: (p.stem.rstrip("0123456789"), int(p.stem[len(p.stem.rstrip("0123456789")):] or 0))  # S2 < S10
     records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"), key=natural)]
