@@ -94,7 +94,7 @@ def write(trial_json: str | Path, table: Path = TABLE, plot: Path = PLOT, per_cl
     record, made = json.loads(Path(trial_json).read_text()), read_manifest()
     marks = ",".join(f"{float(m):g}" for m in record.get("per_minute", {}))
     rows = {"student (" + record["label"] + ")": student_points(record),
-            "course (shipped weights, n_feat 64, ε on DDPM's path)": course_points(replay_dir, per_class)}
+            "course (n_feat 64, ε on DDPM's path: the run replayed, then the shipped final weights)": course_points(replay_dir, per_class)}
     L = ["## Quality per training minute (2 CPU threads, 500 sprites, 25 network calls per sprite)", "",
          f"Student preset: `python -m dlhelpers bench-recipes --trial {record['key']} --steps {record['steps']} "
          f"--minutes {marks} --out data/trial_records/student` — raw weights at each minute mark, EMA at the end, "

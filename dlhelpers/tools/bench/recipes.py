@@ -67,7 +67,8 @@ TRIALS = {
     # S7–S9 are notebook 3's live run (LIVE_TRIALS below); S10 the student preset after S9's finding
     "S10": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3,
                  warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal"),
-    "S11": Trial("student: S10 with a 200-step EMA (decay 0.995)", lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
+    "S11": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995",
+                 lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
                  t_sampling="logit-normal", ema_decay=0.995),
 }
 # the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
