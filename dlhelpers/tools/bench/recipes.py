@@ -70,6 +70,11 @@ TRIALS = {
     "S11": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995",
                  lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
                  t_sampling="logit-normal", ema_decay=0.995),
+    "S12": Trial("student: S11 with batches of 64 (more steps in the same minutes)", lr=3e-3, warmup_steps=200,
+                 n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995, batch_size=64),
+    "S13": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995, batch 64",
+                 lr=3e-3, warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995,
+                 batch_size=64),
 }
 # the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
 FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
