@@ -275,10 +275,29 @@ def _errors(cells):
     return out
 
 
-def _run_all(page, timeout_s: float, lang: str = "en"):
-    menu, item, idle = LABELS[lang]
+def _open(page, server, name: str, lang: str = "en"):
+    """Open notebook ``name`` in a fresh workspace (?reset: no earlier tab, no kernel for it) and wait for the kernel."""
+    page.goto(f"{server.base}/lab/tree/{name}?reset&token={server.token}", timeout=60000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
+    _wait_idle(page, 120, lang)
+
+
+def _close(page, server):
+    page.close()
+    try:
+        server.shutdown_kernels()
+    except OSError:
+        pass
+
+
+def _click_run_all(page, lang: str = "en"):
+    menu, item, _ = LABELS[lang]
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+
+
+def _run_all(page, timeout_s: float, lang: str = "en"):
+    _click_run_all(page, lang)
     return _run_all_wait(page, timeout_s, lang)
 
 
@@ -377,9 +396,7 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
     try:
         # ?reset: a fresh workspace, so the previous notebook's tab (and a kernel for it) is not restored
         opened = time.monotonic()
-        page.goto(f"{lab.base}/lab/tree/{notebook.name}?reset&token={lab.token}", timeout=60000)
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
-        _wait_idle(page, 120)
+        _open(page, lab, notebook.name)
         page.evaluate(WATCH_JS)
         page.evaluate(FIRST_IMAGE_JS)
         start = time.monotonic()
@@ -438,11 +455,7 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser):
         page.screenshot(path=str(SCREENSHOTS / f"{number}.png"))  # the state it failed in
         raise
     finally:
-        page.close()
-        try:
-            lab.shutdown_kernels()
-        except OSError:
-            pass
+        _close(page, lab)
 
 
 LIVE_NOTEBOOK = next((p for p in NOTEBOOKS if p.name[:2] in LIVE_TRAINING), None)
@@ -454,13 +467,9 @@ def test_interrupting_the_live_training_keeps_its_weights_and_the_notebook_goes_
     step it reached, the cells after it run on the weights so far (no error), and Run All finishes."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab.base}/lab/tree/{LIVE_NOTEBOOK.name}?reset&token={lab.token}", timeout=60000)
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
-        _wait_idle(page, 120)
+        _open(page, lab, LIVE_NOTEBOOK.name)
         page.evaluate(WATCH_JS)
-        menu, item, idle = LABELS["en"]
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+        _click_run_all(page)
         page.wait_for_function("() => { const el = document.querySelector('.dlhelpers-live-training');"
                                " return el && el.dataset.state === 'running' && +el.dataset.step >= 3; }",
                                timeout=TIMEOUT_S * 1000)
@@ -476,11 +485,7 @@ def test_interrupting_the_live_training_keeps_its_weights_and_the_notebook_goes_
         assert not unrun, f"{LIVE_NOTEBOOK.name}: cells {unrun} never ran after the interrupt"
         print(f"{LIVE_NOTEBOOK.name}: interrupted at step {seen[-1][0]}; every later cell ran")
     finally:
-        page.close()
-        try:
-            lab.shutdown_kernels()
-        except OSError:
-            pass
+        _close(page, lab)
 
 
 KO_NOTEBOOK = next((p for p in NOTEBOOKS if p.name.startswith("02")), None)   # the quickest to Run All
@@ -494,9 +499,7 @@ def test_a_korean_notebook_runs_in_korean_jupyterlab(lab_ko, browser):
     assert fonts, "Chromium has no Hangul font here (empty boxes): apt-get install fonts-nanum (.ci/run does)"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab_ko.base}/lab/tree/{KO_NOTEBOOK.name}?reset&token={lab_ko.token}", timeout=60000)
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60000)
-        _wait_idle(page, 120, "ko")
+        _open(page, lab_ko, KO_NOTEBOOK.name, "ko")
         menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
         assert "파일" in menus and "File" not in menus, f"JupyterLab's menus are not Korean: {menus}"
         cells = _run_all(page, TIMEOUT_S, "ko")
@@ -515,8 +518,4 @@ def test_a_korean_notebook_runs_in_korean_jupyterlab(lab_ko, browser):
         page.screenshot(path=str(SCREENSHOTS / "02-ko.png"))
         raise
     finally:
-        page.close()
-        try:
-            lab_ko.shutdown_kernels()
-        except OSError:
-            pass
+        _close(page, lab_ko)

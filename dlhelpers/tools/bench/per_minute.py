@@ -58,6 +58,7 @@ def course_points(replay_dir: str | Path = "runs/course_minutes", per_class: int
     from dlhelpers.io import safe_torch_load
     from dlhelpers.pretrained import load_pretrained, read_manifest
     from dlhelpers.tools.bench.recipes import SAMPLERS, score
+    from dlhelpers.unet import ContextUnet
     manifest = read_manifest()
     final, schedule = load_pretrained("final")
     points = []
@@ -65,9 +66,8 @@ def course_points(replay_dir: str | Path = "runs/course_minutes", per_class: int
         path = Path(replay_dir) / f"step_{step:05d}.pt"
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing; run `python -m dlhelpers bench-recipes --course-replay`")
-        model, _ = load_pretrained("final")
+        model = ContextUnet(**manifest["model"])
         model.load_state_dict(safe_torch_load(path))
-        model.float()
         d = score(model, schedule, per_class, names=(SAMPLERS[0],))[SAMPLERS[0]]
         points.append({"minutes": float(m), "step": step, "accuracy": d["accuracy"], "fd": d["fd"]})
     d = score(final, schedule, per_class, names=(SAMPLERS[0],))[SAMPLERS[0]]

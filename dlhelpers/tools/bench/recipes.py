@@ -245,9 +245,7 @@ def render(records: list, class_names) -> str:
 
 def cli(args) -> int:
     """``python -m dlhelpers bench-recipes``: one trial (``--trial``), or the table of all results (``--table``)."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
+    try:   # --threads: set by the CLI's bench-recipes command before it calls this
         if args.table:
             print(f"wrote {write_table(args.out, **({'path': args.path} if args.path else {}))}")
         else:
