@@ -260,3 +260,19 @@ def test_refresh_tables_replaces_only_the_separately_measured_tables(tmp_path, m
     report.write_text(FULL_REPORT)
     with pytest.raises(ValueError, match="path"):
         bench_run.refresh_tables(report)
+
+
+def test_course_minutes_are_kept_so_the_table_needs_no_replay(tmp_path, monkeypatch):
+    """The course preset's per-minute scores cost a 20-minute replay; they are kept in a record and read back when the
+    replay's snapshots are gone — and without either, the error names the command that makes them."""
+    import json
+    from dlhelpers.tools.bench import per_minute
+    points = [{"minutes": 1.0, "step": 169, "accuracy": 0.218, "fd": 23.26}]
+    record = tmp_path / "course_minutes.json"
+    record.write_text(json.dumps({"replay_dir": "runs/course_minutes", "points": points}))
+    assert per_minute.course_points(tmp_path / "gone", record=record) == points
+    shipped = json.loads(per_minute.COURSE_POINTS.read_text())["points"]
+    assert [p["minutes"] for p in shipped][:5] == [float(m) for m in per_minute.COURSE_MINUTES]
+    assert [p["step"] for p in shipped][:5] == list(per_minute.minute_steps().values())
+    with pytest.raises(FileNotFoundError, match="--course-replay"):
+        per_minute.course_points(tmp_path / "gone", record=tmp_path / "none.json")

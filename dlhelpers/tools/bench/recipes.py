@@ -107,6 +107,13 @@ def score(model, schedule, per_class: int = 100, names: tuple = SAMPLERS) -> dic
     return out
 
 
+def machine_text() -> str:
+    """The CPU and whether it runs bf16 natively: the step rate of the small UNet differs ~3× between the two."""
+    from dlhelpers.precision import cpu_has_native_bf16
+    from dlhelpers.tools.machine import describe
+    return f"{describe()}, {'bf16' if cpu_has_native_bf16() else 'no bf16: fp32'}"
+
+
 def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes", per_class: int = 100,
               minutes: tuple = ()) -> dict:
     """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it.
@@ -140,8 +147,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     result = train(model, SpriteDataset(), schedule, cfg, progress=False, callback=keep_at_minutes if minutes else None)
     ema = ContextUnet(**arch)
     ema.load_state_dict(result.ema_state)
-    record = {"key": key, "label": trial.label, "path": trial.path, "steps": steps, "threads": torch.get_num_threads(), "n_feat": trial.n_feat,
-              "train_seconds": round(result.seconds, 1), "final_loss": sum(result.losses[-10:]) / 10,
+    record = {"key": key, "label": trial.label, "path": trial.path, "steps": steps, "threads": torch.get_num_threads(),
+              "n_feat": trial.n_feat, "machine": machine_text(), "train_seconds": round(result.seconds, 1), "final_loss": sum(result.losses[-10:]) / 10,
               "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
     first = SAMPLERS[0]
     record["per_minute"] = {}
@@ -199,7 +206,8 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
     budget = f"{steps:,} steps" if steps else f"≤ {s.minutes:g} min"
     record = {"key": key, "label": f"notebook 3's live run: {step}, n_feat 32, lr {s.lr:g}, warm-up "
               f"{s.warmup_steps}, {budget}, no EMA", "path": path, "steps": run.steps,
-              "threads": torch.get_num_threads(), "n_feat": 32, "train_seconds": round(run.seconds, 1),
+              "threads": torch.get_num_threads(), "n_feat": 32, "machine": machine_text(),
+              "train_seconds": round(run.seconds, 1),
               "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]),
               "raw": score(model, schedule, per_class)}
     out = Path(out_dir) / f"{key}.json"
