@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -236,19 +238,21 @@ def test_the_loss_and_its_plain_mse_come_from_the_same_draws():
 
 
 def test_student_preset_is_the_measured_five_minute_recipe(tmp_path):
-    """Issue 24: a model of your own in 5 minutes — flow matching with logit-normal t on a half-width UNet (trial
-    S11 of data/student_trials.md); like every preset it trains through train_preset, resumes from its checkpoint
+    """Issue 24: a model of your own in about 5 minutes — flow matching with logit-normal t on a half-width UNet,
+    batches of 50 (trial S15 of data/student_trials.md, at its step count); like every preset it trains through train_preset, resumes from its checkpoint
     and writes its wall time, and its manifest's spec carries the t sampling back to load_pretrained."""
     from dlhelpers import pretrained
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.tools.bench.recipes import TRIALS
     from dlhelpers.training import PRESETS
-    student, trial = PRESETS["student"], TRIALS["S11"]
+    student, trial = PRESETS["student"], TRIALS["S15"]
+    record = json.loads((pretrained.DATA_DIR / "trial_records" / "student" / "S15.json").read_text())
     assert (student.spec.path, student.spec.prediction, student.model["n_feat"]) == ("flow", "velocity", trial.n_feat)
     assert student.spec.build().t_sampling == trial.t_sampling == "logit-normal"
     assert (student.config.lr, student.config.warmup_steps, student.config.min_snr_gamma, student.config.ema_decay) == (
         trial.lr, trial.warmup_steps, trial.min_snr_gamma, trial.ema_decay)
-    assert "| S11:" in (pretrained.DATA_DIR / "student_trials.md").read_text()
+    assert (student.config.batch_size, student.config.steps) == (trial.batch_size, record["steps"])
+    assert "| S15:" in (pretrained.DATA_DIR / "student_trials.md").read_text()
     small = SpriteDataset(indices=range(0, 50_000, 500))   # 100 sprites
     first = pretrained.train_preset("student", small, {"device": "cpu"}, out=tmp_path, steps=4, stop_after=2,
                                     progress=False, log=lambda *a: None)

@@ -2,9 +2,10 @@
 
 The loop is Algorithm 1 of Ho et al. (DDPM, 2020, arXiv:2006.11239): a random batch, one step of the student's
 ``my_train_step`` (notebook 3: context dropout, the loss of eq. 14, backward, Adam), repeated. Its size and
-schedule are the student preset's (``dlhelpers.training.PRESETS["student"]``: ``ContextUnet(n_feat=32)``, batches of
-100, Adam at 3e-3 with 200 warm-up steps, then a linear decay to 0), on the ε-objective the student wrote (the
-preset itself trains flow matching: trials S7–S11 of data/student_trials.md). The decay runs
+schedule are the student preset's (``dlhelpers.training.PRESETS["student"]``: ``ContextUnet(n_feat=32)``, Adam at
+3e-3 with 200 warm-up steps, then a linear decay to 0) with batches of 100 (the preset's are 50 since trial S14; the
+notebook's numbers, trials S7–S9, were measured with 100), on the ε-objective the student wrote (the preset itself
+trains flow matching: trials S7–S15 of data/student_trials.md). The decay runs
 on progress = max(step / steps, elapsed / time budget): a slow laptop ends on time with fewer steps, a GPU ends
 at ``steps``.
 
@@ -35,7 +36,7 @@ class LiveSettings:
 
     steps: int = 3500             # a cap for fast machines; on 2 cores the 5 minutes end first (2,167–2,376 steps)
     minutes: float = 5.0          # the time budget: the run ends at `steps` or here, whichever comes first
-    batch_size: int = 100         # the course's batch (the student trials used it)
+    batch_size: int = 100         # the course's batch (trials S7–S9, which notebook 3 cites, used it)
     lr: float = 3e-3              # Adam's peak: the student preset's (higher than the course's 2e-3: a smaller net)
     warmup_steps: int = 200       # linear warm-up: Adam's first steps are large
     p_uncond: float = 0.1         # context dropout, as the shipped weights: notebook 4's guidance needs it

@@ -113,8 +113,9 @@ def write(trial_json: str | Path, table: Path = TABLE, plot: Path = PLOT, per_cl
          f"DDIM-25. Then `bench-recipes --per-minute data/trial_records/student/{record['key']}.json --out "
          "runs/course_minutes`; "
          "`dlhelpers.tools.bench.per_minute` says how each point is made. Minutes are wall time on the day of each "
-         "run; the machine's step rate for the small network varied by up to 1.8× between sessions "
-         "(data/student_trials.md).", "",
+         "run, on the machine named in the trial's record; the small network's step rate varied by up to 3× between "
+         f"sessions (data/student_trials.md). This student run: {record.get('machine', 'machine not recorded')}; "
+         "the course run: its manifest's machine.", "",
          "| preset | minutes | step | weights | context accuracy | sprite FD |", "|---|---:|---:|---|---:|---:|"]
     for name, points in rows.items():
         for p in points:

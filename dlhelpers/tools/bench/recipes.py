@@ -44,6 +44,7 @@ class Trial:
     path: str = "ddpm"                # "ddpm" (ε on the linear schedule) or "flow" (velocity on the straight path)
     t_sampling: str = "uniform"       # the flow path's training t: "uniform" or "logit-normal" (SD3, eq. 19)
     ema_decay: float = 0.999          # the EMA's decay: an average over about 1/(1 − decay) steps
+    seed: int = 0                     # initial weights, batch order and draws: another seed repeats a recipe
 
 
 TRIALS = {
@@ -75,6 +76,15 @@ TRIALS = {
     "S13": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995, batch 64",
                  lr=3e-3, warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995,
                  batch_size=64),
+    # 2026-12-07, on a slower CPU (no AVX-512, so fp32): batches of 50 gained ~4 points over 100 at the same
+    # sprites seen (exploration in data/student_trials.md's note); S14 what 5 minutes hold there, S15 more steps
+    "S14": Trial("student: S11 with batches of 50", lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
+                 t_sampling="logit-normal", ema_decay=0.995, batch_size=50),
+    "S15": Trial("student: S11 with batches of 50, longer", lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
+                 t_sampling="logit-normal", ema_decay=0.995, batch_size=50),
+    "S16": Trial("student: S15 repeated with seed 1 (other initial weights, batches and draws)", lr=3e-3,
+                 warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995, batch_size=50,
+                 seed=1),
 }
 # the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
 FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
@@ -132,7 +142,7 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
                 if trial.schedule == "linear" else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
     cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
                   min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9,
-                  ema_decay=trial.ema_decay)
+                  ema_decay=trial.ema_decay, seed=trial.seed)
     arch = dict(preset.model, n_feat=trial.n_feat)
     torch.manual_seed(cfg.seed)   # the same initial weights for every trial of one width
     model = ContextUnet(**arch)
