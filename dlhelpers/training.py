@@ -89,11 +89,9 @@ PRESETS = {
     # is DDPM's weighting (off); 9000 steps as the course preset. Shipped in data/weights/flow.
     "flow": Preset(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16), spec=RunSpec("flow", "velocity", {}),
                    config=TrainConfig(min_snr_gamma=None), ship_raw=False),
-    # A model of your own in minutes on 2 cores (issue 24 asks ≤ 5; trials S11–S16 of data/student_trials.md): flow
-    # matching with logit-normal t (faster than the ε-loss and than uniform t there), half the width, a higher
-    # learning rate, a 200-step EMA for a short run, batches of 50 (≈ 4 points over 100 for the same sprites seen).
-    # 3,300 steps: S15 86.4 % (seed 1: 84.6 %), FD 4.38, in 457 s on 2 cores of a CPU without bf16 (fp32; 401 s for
-    # seed 1); the bf16 CPUs of earlier sessions ran this network's steps 1.7–3× faster. Not shipped.
+    # A model of your own in minutes on 2 cores (issue 24 asks ≤ 5; trials S11–S16, data/student_trials.md): flow
+    # matching, logit-normal t, half the width, lr 3e-3, a 200-step EMA, batches of 50 (beat 100 by 3–5 points at
+    # equal sprites seen). S15: 86.4 % (seed 1: 84.6 %), FD 4.38, 457 s on 2 fp32 cores (no bf16). Not shipped.
     "student": Preset(model=dict(in_channels=3, n_feat=32, n_cfeat=5, height=16),
                       spec=RunSpec("flow", "velocity", {"t_sampling": "logit-normal"}),
                       config=TrainConfig(steps=3300, batch_size=50, lr=3e-3, warmup_steps=200, ema_decay=0.995,
