@@ -262,7 +262,7 @@ def test_refresh_tables_replaces_only_the_separately_measured_tables(tmp_path, m
         bench_run.refresh_tables(report)
 
 
-def test_course_minutes_are_kept_so_the_table_needs_no_replay(tmp_path, monkeypatch):
+def test_course_minutes_are_kept_so_the_table_needs_no_replay(tmp_path):
     """The course preset's per-minute scores cost a 20-minute replay; they are kept in a record and read back when the
     replay's snapshots are gone — and without either, the error names the command that makes them."""
     import json

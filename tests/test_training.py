@@ -238,9 +238,10 @@ def test_the_loss_and_its_plain_mse_come_from_the_same_draws():
 
 
 def test_student_preset_is_the_measured_five_minute_recipe(tmp_path):
-    """Issue 24: a model of your own in about 5 minutes — flow matching with logit-normal t on a half-width UNet,
-    batches of 50 (trial S15 of data/student_trials.md, at its step count); like every preset it trains through train_preset, resumes from its checkpoint
-    and writes its wall time, and its manifest's spec carries the t sampling back to load_pretrained."""
+    """Issue 24: a model of your own in minutes — flow matching with logit-normal t on a half-width UNet, batches of
+    50 (trial S15 of data/student_trials.md, at its step count); like every preset it trains through train_preset,
+    resumes from its checkpoint and writes its wall time, and its manifest's spec carries the t sampling back to
+    load_pretrained."""
     from dlhelpers import pretrained
     from dlhelpers.sprites import SpriteDataset
     from dlhelpers.tools.bench.recipes import TRIALS

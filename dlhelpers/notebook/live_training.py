@@ -3,9 +3,9 @@
 The loop is Algorithm 1 of Ho et al. (DDPM, 2020, arXiv:2006.11239): a random batch, one step of the student's
 ``my_train_step`` (notebook 3: context dropout, the loss of eq. 14, backward, Adam), repeated. Its size and
 schedule are the student preset's (``dlhelpers.training.PRESETS["student"]``: ``ContextUnet(n_feat=32)``, Adam at
-3e-3 with 200 warm-up steps, then a linear decay to 0) with batches of 100 (the preset's are 50 since trial S14; the
-notebook's numbers, trials S7–S9, were measured with 100), on the ε-objective the student wrote (the preset itself
-trains flow matching: trials S7–S15 of data/student_trials.md). The decay runs
+3e-3 with 200 warm-up steps, then a linear decay to 0) with batches of 100 (the preset's are 50 since trials
+S14–S16; the notebook's numbers, trials S7–S9, were measured with 100), on the ε-objective the student wrote (the
+preset itself trains flow matching: trials S7–S16 of data/student_trials.md). The decay runs
 on progress = max(step / steps, elapsed / time budget): a slow laptop ends on time with fewer steps, a GPU ends
 at ``steps``.
 

@@ -158,7 +158,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     ema = ContextUnet(**arch)
     ema.load_state_dict(result.ema_state)
     record = {"key": key, "label": trial.label, "path": trial.path, "steps": steps, "threads": torch.get_num_threads(),
-              "n_feat": trial.n_feat, "machine": machine_text(), "train_seconds": round(result.seconds, 1), "final_loss": sum(result.losses[-10:]) / 10,
+              "n_feat": trial.n_feat, "machine": machine_text(), "train_seconds": round(result.seconds, 1),
+              "final_loss": sum(result.losses[-10:]) / 10,
               "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
     first = SAMPLERS[0]
     record["per_minute"] = {}
