@@ -200,7 +200,7 @@ def test_course_reference_keeps_the_courses_loop():
     assert torch.isfinite(loss) and not torch.equal(before, model.out[-1].weight)
 
 
-def test_interleaved_and_machine():
+def test_interleaved_and_machine(monkeypatch):
     calls = []
     med = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, warmup=1)
     assert set(med) == {"a", "b"} and calls == ["a", "b"] + ["a", "b"] * 3
@@ -208,7 +208,11 @@ def test_interleaved_and_machine():
         interleaved({"a": lambda: None}, rounds=0)
     assert machine.cpu_name() in machine.describe("cpu")
     info = machine.machine_info()
-    assert {"platform", "processor", "threads", "torch"} <= set(info)
+    assert {"platform", "processor", "threads", "torch", "cpu_arithmetic"} <= set(info)
+    from dlhelpers import precision
+    for native, word in ((True, "bf16"), (False, "fp32")):       # a CPU timing says which arithmetic it ran
+        monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+        assert machine.describe("cpu").endswith(f", {word})") and machine.machine_info()["cpu_arithmetic"] == word
 
 
 def test_recipe_trial_runs_and_its_table_has_every_number(tmp_path):

@@ -41,7 +41,7 @@ def threads_text() -> str:
 
 
 def describe(device="cpu") -> str:
-    """One line for a report header, e.g. "AMD EPYC (x86_64, 2 threads)" or
+    """One line for a report header, e.g. "AMD EPYC (x86_64, 2 threads, bf16)" or
     "NVIDIA H100 80GB HBM3 (CUDA 12.8; host AMD EPYC, 2 threads)"."""
     device = torch.device(device)
     threads = threads_text()
@@ -49,14 +49,21 @@ def describe(device="cpu") -> str:
         return f"{device_name(device)} (CUDA {torch.version.cuda}; host {cpu_name()}, {threads})"
     if device.type == "mps":
         return f"{device_name(device)} ({platform.machine()}, {threads})"
-    return f"{cpu_name()} ({platform.machine()}, {threads})"
+    return f"{cpu_name()} ({platform.machine()}, {threads}, {cpu_arithmetic()})"
+
+
+def cpu_arithmetic() -> str:
+    """"bf16" where the CPU runs it natively, else "fp32": the small UNet's training step differs ~3× between the
+    two on the course's machines (data/student_trials.md), so a CPU timing names it."""
+    from dlhelpers.precision import cpu_has_native_bf16
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def machine_info(device="cpu") -> dict:
     """The machine as a JSON-able dict (the training manifest's ``machine`` entry)."""
     device = torch.device(device)
     info = {"platform": platform.platform(), "processor": cpu_name(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__}
+            "torch": torch.__version__, "cpu_arithmetic": cpu_arithmetic()}
     if device.type != "cpu":
         info["device"] = device_name(device)
     return info

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from dlhelpers.io import DATA_DIR, atomic_write_bytes
+from dlhelpers.tools.machine import describe
 
 TABLE = DATA_DIR / "recipe_trials.md"
 SAMPLERS = ("DDIM-25", "DPM-Solver++(2M)-20")
@@ -117,13 +118,6 @@ def score(model, schedule, per_class: int = 100, names: tuple = SAMPLERS) -> dic
     return out
 
 
-def machine_text() -> str:
-    """The CPU and whether it runs bf16 natively: the step rate of the small UNet differs ~3× between the two."""
-    from dlhelpers.precision import cpu_has_native_bf16
-    from dlhelpers.tools.machine import describe
-    return f"{describe()}, {'bf16' if cpu_has_native_bf16() else 'no bf16: fp32'}"
-
-
 def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes", per_class: int = 100,
               minutes: tuple = ()) -> dict:
     """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it.
@@ -158,7 +152,7 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     ema = ContextUnet(**arch)
     ema.load_state_dict(result.ema_state)
     record = {"key": key, "label": trial.label, "path": trial.path, "steps": steps, "threads": torch.get_num_threads(),
-              "n_feat": trial.n_feat, "machine": machine_text(), "train_seconds": round(result.seconds, 1),
+              "n_feat": trial.n_feat, "machine": describe(), "train_seconds": round(result.seconds, 1),
               "final_loss": sum(result.losses[-10:]) / 10,
               "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
     first = SAMPLERS[0]
@@ -217,7 +211,7 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
     budget = f"{steps:,} steps" if steps else f"≤ {s.minutes:g} min"
     record = {"key": key, "label": f"notebook 3's live run: {step}, n_feat 32, lr {s.lr:g}, warm-up "
               f"{s.warmup_steps}, {budget}, no EMA", "path": path, "steps": run.steps,
-              "threads": torch.get_num_threads(), "n_feat": 32, "machine": machine_text(),
+              "threads": torch.get_num_threads(), "n_feat": 32, "machine": describe(),
               "train_seconds": round(run.seconds, 1),
               "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]),
               "raw": score(model, schedule, per_class)}
