@@ -5,7 +5,7 @@
 # the self-study model answers dropped); `python -m dlhelpers grade DIR` autogrades. See INSTRUCTORS.md.
 import os
 
-c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+c = get_config()  # noqa: F821 - get_config() is provided by traitlets when it loads this file
 
 _here = os.path.dirname(os.path.abspath(__file__))
 

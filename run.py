@@ -2,7 +2,9 @@
 
     python run.py lab    set up .venv, write your own copies of the notebooks into my-work/ (only the missing ones:
                          never your work) and open the first one in JupyterLab (extra arguments go to JupyterLab)
-    python run.py test   set up .venv with the test tools and run every test (extra arguments go to pytest)
+    python run.py test   set up .venv with the test tools and run every test (extra arguments go to pytest);
+                         ``test --quick``: the quick tier (unit tests, catalogues, the source notebooks at CI size;
+                         no browser, hub, end-to-end grading or other tests marked slow), a few minutes
 
 Standard library only. ``bash run.sh lab|test`` is the same thing. Environment:
 
@@ -24,7 +26,11 @@ import posixpath
 import subprocess
 import sys
 
-USAGE = "usage: python run.py lab [jupyter lab args] | test [pytest args]"
+USAGE = "usage: python run.py lab [jupyter lab args] | test [--quick] [pytest args]"
+QUICK = "--quick"
+# The quick tier deselects by marker (pyproject.toml's [tool.pytest.ini_options] markers): what needs a browser, the
+# hub, nbgrader end to end, or minutes (the student copies run top to bottom, the gpu-check machinery, ...).
+QUICK_MARKERS = "not slow and not browser and not hub and not grading"
 DEFAULT_TORCH = "torch==2.13.0"      # pinned: an open range could pull a multi-GB CUDA build on a CPU-only machine
 LANGUAGES = ("en", "ko")
 FIRST_NOTEBOOK = "01_sampling.ipynb"
@@ -118,7 +124,11 @@ def setup_steps(root, windows, env, python, extras):
 
 
 def pytest_args(env, args, windows=False):
-    """Exactly what run.sh ran: tests and notebooks, xdist when TEST_WORKERS > 1, nbval, the 25 slowest tests."""
+    """Tests and notebooks, xdist when TEST_WORKERS > 1, nbval, the 25 slowest tests; ``--quick`` anywhere in args
+    selects the quick tier (``-m QUICK_MARKERS``)."""
+    args = list(args)
+    if QUICK in args:
+        args = [a for a in args if a != QUICK] + ["-m", QUICK_MARKERS]
     workers = worker_count(env)
     parallel = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"] if workers > 1 else []
     return (["tests", "notebooks"] + parallel

@@ -33,7 +33,8 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
     except RuntimeError:
         raise ValueError(f"device must be one of {DEVICE_CHOICES} (or e.g. 'cuda:1'), got {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for, but this PyTorch sees no CUDA GPU; use device='auto' or 'cpu'")
+        raise ValueError(f"device {name!r} was asked for, but this PyTorch sees no CUDA GPU; "
+                         "use device='auto' or 'cpu'")
     if device.type == "mps" and not _mps_available():
         raise ValueError(f"device {name!r} was asked for, but MPS is not available here; use device='auto' or 'cpu'")
     if device.type not in ("cpu", "cuda", "mps"):

@@ -32,7 +32,7 @@ def dpm_solver_coefficients(alpha_bar: torch.Tensor, timesteps: list[int]) -> li
     alpha, sigma = ab.sqrt(), (1 - ab).sqrt()
     lam = torch.log(alpha) - torch.log(sigma)          # λ_t; +inf at t = 0
     coeffs, h_prev = [], None
-    for i, (s, t) in enumerate(zip(timesteps[:-1], timesteps[1:])):
+    for s, t in zip(timesteps[:-1], timesteps[1:]):
         last = t == 0
         h = lam[t] - lam[s]
         ratio = float(sigma[t] / sigma[s])

@@ -113,7 +113,23 @@ def euler_step(x_t: torch.Tensor, t: float, t_prev: float, velocity: torch.Tenso
     if not t_prev < t:
         raise ValueError(f"t_prev must be smaller than t (the sampler walks from 1 down to 0), got t={t}, "
                          f"t_prev={t_prev}")
+    return euler(x_t, t, t_prev, velocity)
+
+
+# The samplers' arithmetic, unchecked (they run once per step on tensors the loop made): one function per formula.
+def euler(x_t, t: float, t_prev: float, velocity):
+    """x_{t'} = x_t + (t' − t) · u."""
     return x_t + (t_prev - t) * velocity
+
+
+def heun(x_t, t: float, t_prev: float, velocity, velocity_at_guess):
+    """x_{t'} = x_t + (t' − t) · ½ (u(x_t, t) + u(x̃_{t'}, t')), x̃_{t'} the Euler guess (Karras et al., Alg. 1)."""
+    return x_t + (t_prev - t) * 0.5 * (velocity + velocity_at_guess)
+
+
+def x0_from_velocity(x_t, t: float, velocity):
+    """x̂₀ = x_t − t · u: where the straight line through x_t with slope u reaches t = 0."""
+    return x_t - t * velocity
 
 
 def sample_flow_euler(model, n_samples: int, schedule=None, steps: int = 10, context=None, generator=None,
@@ -132,7 +148,7 @@ def sample_flow_heun(model, n_samples: int, schedule=None, steps: int = 5, conte
                       guidance_scale, precision, x_T)
 
 
-def _flow_loop(model, n_samples, schedule, steps, heun, context, generator, save_every, progress,
+def _flow_loop(model, n_samples, schedule, steps, second_order, context, generator, save_every, progress,
                guidance_scale, precision, x_T) -> SampleResult:
     from tqdm.auto import tqdm
 
@@ -151,17 +167,17 @@ def _flow_loop(model, n_samples, schedule, steps, heun, context, generator, save
     model.eval()
     try:
         with torch.inference_mode(), autocast(precision, device):
-            for i in tqdm(range(steps), desc=f"flow-{'Heun' if heun else 'Euler'}-{steps}", disable=not progress,
-                          leave=False):
+            desc = f"flow-{'Heun' if second_order else 'Euler'}-{steps}"
+            for i in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
                 t, t_prev = ts[i], ts[i + 1]
                 u = velocity(x, i)
                 if i % save_every == 0:
                     frames.append(x.float())
-                    x0s.append((x - t * u).float())      # x̂₀ = x_t − t·u
+                    x0s.append(x0_from_velocity(x, t, u).float())
                     frame_ts.append(t)
-                x_next = x + (t_prev - t) * u            # 1. Euler
-                if heun and t_prev > 0:                  # 2. Heun: the slope at the guess, averaged (not into t = 0)
-                    x_next = x + (t_prev - t) * 0.5 * (u + velocity(x_next, i + 1))
+                x_next = euler(x, t, t_prev, u)          # 1. Euler
+                if second_order and t_prev > 0:          # 2. Heun: the slope at the guess, averaged (not into t = 0)
+                    x_next = heun(x, t, t_prev, u, velocity(x_next, i + 1))
                 x = x_next
         frames.append(x.float())
         x0s.append(x.float())

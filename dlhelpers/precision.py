@@ -34,7 +34,8 @@ import platform
 
 import torch
 
-from dlhelpers.validation import PRECISIONS, check_precision  # noqa: F401
+from dlhelpers.validation import check_precision
+from dlhelpers.validation import PRECISIONS  # noqa: F401 - re-exported from its home before validation.py
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from .precision import prepare_model
-from .io import DATA_DIR, CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file, verify_file
+from .io import (DATA_DIR, CorruptFileError, atomic_torch_save, atomic_write_bytes, safe_torch_load, sha256_file,
+                 verify_file)
 from .spec import RunSpec
 from .unet import ContextUnet
 
@@ -101,11 +102,12 @@ def load_pretrained(name: str = "final", device=None, weights_dir: Path | None =
     return model.eval(), spec.build().to(device)
 
 
-def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, steps: int | None = None, precision: str = "auto",
-                 device=None, stop_after: int | None = None, progress: bool = True, command: str = "",
-                 log=print) -> dict | None:
+def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, steps: int | None = None,
+                 precision: str = "auto", device=None, stop_after: int | None = None, progress: bool = True,
+                 command: str = "", log=print) -> dict | None:
     """Train a preset from scratch (or resume its checkpoint in ``out``) on ``dataset`` (the sprites), export fp16
-    weights and write the manifest next to them; ``machine`` (a dict) describes where it ran. Returns the manifest, or None when paused by ``stop_after`` (run again to resume)."""
+    weights and write the manifest next to them; ``machine`` (a dict) describes where it ran. Returns the manifest,
+    or None when paused by ``stop_after`` (run again to resume)."""
     from dataclasses import asdict, replace
 
     from .training import PRESETS, train

@@ -22,8 +22,8 @@ from . import devices
 from .precision import autocast, to_memory_format
 from .schedules import x0_from_eps
 from .predictions import split_output
-from .validation import (check_context, check_finite, check_generator, check_image_batch, check_positive_int, check_precision,
-                         check_real)
+from .validation import (check_context, check_finite, check_generator, check_image_batch, check_positive_int,
+                         check_precision, check_real)
 
 
 @dataclass

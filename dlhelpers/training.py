@@ -11,10 +11,9 @@ References
 - Polyak averaging of the weights (EMA), as in Song & Ermon 2020 and DDPM's released code.
 
 The trainer knows nothing about the UNet: any module ``model(x_t, time, context)`` works, ``time`` being t/T on
-DDPM's path and t on the flow path. Every random draw
-(batch order, t, ε, context dropout) comes from generators seeded by ``TrainConfig.seed``; the generator state,
-optimizer, EMA and loss history live in the checkpoint, so a run killed at any moment resumes to the very same
-weights as an uninterrupted one.
+DDPM's path and t on the flow path. Every random draw (batch order, t, ε, context dropout) comes from generators
+seeded by ``TrainConfig.seed``; the generator state, optimizer, EMA and loss history live in the checkpoint, so a
+run killed at any moment resumes to the very same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -41,7 +40,8 @@ class TrainConfig:
 
     steps: int = 9000                 # optimizer steps in total; ~0.37 s each on 2 cores in bf16: 9000 fit an hour
     batch_size: int = 100             # the course's batch; large enough for BatchNorm, small enough for a CPU
-    lr: float = 2e-3                  # Adam's peak; 2e-3 beat the course's 1e-3 in the recipe trials (data/benchmarks.md)
+    lr: float = 2e-3                  # Adam's peak learning rate; 2e-3 beat the course's 1e-3 in the recipe trials
+    #                                   (data/benchmarks.md)
     warmup_steps: int = 500           # linear warm-up before the linear decay; keeps the first, larger Adam steps small
     p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
     ema_decay: Optional[float] = 0.999  # weight averaging (~1000-step window) for smoother samples; None turns it off
@@ -49,7 +49,8 @@ class TrainConfig:
     #                                       (DDPM's ε-path only: a flow run sets None)
     checkpoint_every: int = 250       # steps between atomic checkpoints (a kill loses at most ~1 minute)
     seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
-    precision: str = "auto"           # "auto" = bf16 autocast where the CPU/GPU runs it natively; "fp32" for exact tests
+    precision: str = "auto"           # "auto": bf16 autocast where the CPU/GPU runs it natively;
+    #                                   "fp32" for exact tests
     log_every: int = 10               # steps between loss records / callback calls (and the only host syncs)
 
     def validate(self) -> "TrainConfig":
@@ -124,7 +125,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def dataset_tensors(dataset):
     """(images (N, C, H, W) in [−1, 1], contexts (N, K) or None) from a TensorDataset or any map-style dataset."""
     if hasattr(dataset, "tensors"):
-        images, contexts = dataset.tensors[0], (dataset.tensors[1] if len(dataset.tensors) > 1 else None)
+        images = dataset.tensors[0]
+        contexts = dataset.tensors[1] if len(dataset.tensors) > 1 else None
     else:
         items = [dataset[i] for i in range(len(dataset))]
         images = torch.stack([it[0] if isinstance(it, (tuple, list)) else it for it in items])
@@ -166,8 +168,10 @@ def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)
     """(t (B,), each image's MSE (B,)): draws t, then ε, then the context dropout, in that order."""
     B = x0.shape[0]
     t, x_t, time_in, noise = schedule.draw_training_example(x0, generator)             # (B,), x_t (B, C, H, W)
-    target = noise if schedule.prediction == "eps" else training_target(
-        schedule, x0, noise, *schedule.coefficients(t, x0.shape))                       # (B, C, H, W)
+    if schedule.prediction == "eps":
+        target = noise                                                                  # (B, C, H, W)
+    else:
+        target = training_target(schedule, x0, noise, *schedule.coefficients(t, x0.shape))   # (B, C, H, W)
     if context is not None and p_uncond > 0:
         keep = torch.rand((B, 1), generator=generator, device=x0.device) >= p_uncond   # (B, 1)
         context = context * keep
@@ -176,17 +180,18 @@ def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)
     return t, (pred.float() - target).pow(2).mean(dim=(1, 2, 3))                       # (B,), (B,)
 
 
-def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = TrainConfig(),
+def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig | None = None,
           checkpoint_path: str | Path | None = None, callback: Callable | None = None,
           progress: bool = True, stop_after: int | None = None, snapshot_steps=(),
           on_snapshot: Callable | None = None) -> TrainResult:
-    """Train ``model`` in place. Resumes from ``checkpoint_path`` if it exists and writes it every
-    ``checkpoint_every`` steps and at the end. ``callback(step, loss, model)`` runs every ``log_every`` steps.
-    ``on_snapshot(step, state_dict)`` receives the EMA weights (or the raw ones without EMA) after each step in
-    ``snapshot_steps``. ``stop_after`` ends this call early after that many total steps (resume later)."""
+    """Train ``model`` in place with ``config`` (default: ``TrainConfig()``, the course's recipe). Resumes from
+    ``checkpoint_path`` if it exists and writes it every ``checkpoint_every`` steps and at the end.
+    ``callback(step, loss, model)`` runs every ``log_every`` steps. ``on_snapshot(step, state_dict)`` receives the
+    EMA weights (or the raw ones without EMA) after each step in ``snapshot_steps``. ``stop_after`` ends this call
+    early after that many total steps (resume later)."""
     from tqdm.auto import tqdm
 
-    cfg = config.validate()
+    cfg = (config if config is not None else TrainConfig()).validate()
     device = model_device(model)
     images, contexts = dataset_tensors(dataset)
     images = to_memory_format(images.to(device))
@@ -221,9 +226,10 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig = Train
         idx = perm[k * B:(k + 1) * B]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
+        batch_contexts = contexts[idx] if contexts is not None else None
         # the loss drives the gradient (min-SNR-weighted when configured); mse, plain eq. (14), goes to the history
-        loss, mse = diffusion_loss(model, images[idx], contexts[idx] if contexts is not None else None, schedule,
-                                   generator, cfg.p_uncond, cfg.precision, loss_weight=weight, return_mse=True)
+        loss, mse = diffusion_loss(model, images[idx], batch_contexts, schedule, generator, cfg.p_uncond,
+                                   cfg.precision, loss_weight=weight, return_mse=True)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

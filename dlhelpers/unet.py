@@ -37,8 +37,10 @@ class ResidualConvBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, is_res: bool = False):
         super().__init__()
         self.is_res = is_res
-        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels), nn.GELU())
-        self.conv2 = nn.Sequential(nn.Conv2d(out_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels), nn.GELU())
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels),
+                                   nn.GELU())
+        self.conv2 = nn.Sequential(nn.Conv2d(out_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels),
+                                   nn.GELU())
         # Created here, not in forward(): a layer built per call would be random each time and never trained.
         self.shortcut = (nn.Conv2d(in_channels, out_channels, 1) if is_res and in_channels != out_channels
                          else nn.Identity())

@@ -29,7 +29,7 @@ import shutil
 import sys
 from pathlib import Path
 
-c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+c = get_config()  # noqa: F821 - get_config() is provided by traitlets when it loads this file
 
 HERE = Path(__file__).resolve().parent
 ROLES = HERE / "roles"  # per-role Jupyter config folders: labconfig, server extensions, nbgrader_config.py

@@ -49,7 +49,7 @@ def missing_requirements() -> list[str]:
     if find_chp() is None:
         missing.append("configurable-http-proxy (npm install --prefix hub configurable-http-proxy@5)")
     try:
-        import jupyterhub  # noqa: F401
+        import jupyterhub  # noqa: F401 - only whether it imports matters here
     except ImportError:
         missing.append("jupyterhub (pip install jupyterhub)")
     return missing
@@ -146,10 +146,10 @@ class LocalHub:
             try:
                 self.api("GET", "/info", timeout=2)   # short: a squatter on its port may never answer
                 break
-            except (OSError, urllib.error.URLError):
+            except (OSError, urllib.error.URLError) as exc:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"jupyterhub did not answer within {timeout} s:\n{self.log_tail()}")
+                    raise RuntimeError(f"jupyterhub did not answer within {timeout} s:\n{self.log_tail()}") from exc
                 time.sleep(0.5)
         self._remember_pids()
         return self
@@ -165,7 +165,7 @@ class LocalHub:
         try:
             import psutil
             self._pids |= {p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)}
-        except Exception:
+        except Exception:  # noqa: BLE001 - psutil missing or the hub already gone: stop() kills what it knows
             pass
         pid = self.proxy_pid()
         if pid:

@@ -35,7 +35,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from local_hub import LocalHub  # noqa: E402
+from local_hub import LocalHub
 
 REPO = Path(__file__).resolve().parents[1]
 

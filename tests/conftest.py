@@ -16,20 +16,30 @@ def tiny_model():
     return ContextUnet(in_channels=3, n_feat=16, n_cfeat=5, height=16).eval()
 
 
+# A student copy runs top to bottom once per test run. The browser test (tests/browser) runs it with JupyterLab's
+# Run All and checks what the nbclient run checks (errors only in cells tagged raises-exception, every cell ran,
+# the time limit) and more, so where a browser test of that copy is collected — Chromium and Playwright present,
+# not deselected — the nbclient run of the same copy is skipped; elsewhere (no browser, or the quick tier) the
+# nbclient run is the check. Pairs: (browser test, its parameter or None) → (nbclient test, its parameter).
+STUDENT_COPY_RUNS = {
+    "test_notebook_runs_in_jupyterlab": "test_c_every_student_copy_runs_top_to_bottom",
+    "test_a_korean_notebook_runs_in_korean_jupyterlab": "test_c_a_korean_copy_runs_top_to_bottom_in_korean",
+}
+
+
+def _copy_name(item):
+    """The notebook file a student-copy run executes (its parameter), or the Korean browser test's notebook."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    path = params.get("notebook") or params.get("path") or getattr(item.module, "KO_NOTEBOOK", None)
+    return getattr(path, "name", None)
+
+
 @pytest.hookimpl(trylast=True)   # after -k / -m deselection: a deselected browser test covers nothing
 def pytest_collection_modifyitems(config, items):
-    """Run each student copy top to bottom once. The browser test (tests/browser) runs every copy through
-    JupyterLab's Run All and checks the same things as ``test_c_every_student_copy_runs_top_to_bottom`` (errors only
-    in cells tagged raises-exception, every cell ran, the time limit), so where it is collected — Chromium and
-    Playwright present, not deselected — the nbclient run of that copy is skipped; elsewhere the nbclient run is the
-    check."""
-    in_browser = {item.callspec.params["notebook"].name for item in items
-                  if getattr(item, "originalname", None) == "test_notebook_runs_in_jupyterlab" and hasattr(item, "callspec")}
-    if not in_browser:
-        return
+    in_browser = {(STUDENT_COPY_RUNS[item.originalname], _copy_name(item)) for item in items
+                  if getattr(item, "originalname", None) in STUDENT_COPY_RUNS}
     for item in items:
-        if getattr(item, "originalname", None) == "test_c_every_student_copy_runs_top_to_bottom" \
-                and hasattr(item, "callspec") and item.callspec.params["path"].name in in_browser:
+        if (getattr(item, "originalname", None), _copy_name(item)) in in_browser:
             item.add_marker(pytest.mark.skip(reason="the browser test runs this student copy (tests/browser)"))
 
 

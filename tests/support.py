@@ -60,3 +60,27 @@ def corrupt_copy(src, dst):
     shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
     flip_middle_byte(dst)
     return dst
+
+
+def exercise_notebook(nb):
+    """A real course notebook cut down to its exercises: the setup cell (the first code cell), every nbgrader cell
+    (solution stubs, graded checks with their hidden tests, written answers) with the prose cell just before each
+    solution, and the self-study model answer after a written one. It grades exactly as the whole notebook grades
+    (same cells, same metadata, same checks) but runs in seconds, without the demos: the grading end-to-end tests
+    and the hub test autograde it, so a course notebook itself runs only under nbval and in the browser."""
+    import nbformat
+
+    from dlhelpers.tools.student_copies import SELF_STUDY_TAG
+
+    cells, keep = nb.cells, set()
+    keep.add(next(i for i, c in enumerate(cells) if c.cell_type == "code"))
+    for i, c in enumerate(cells):
+        md = c.metadata.get("nbgrader", {})
+        if md.get("solution") or md.get("grade"):
+            keep.add(i)
+            if md.get("solution") and i > 0 and cells[i - 1].cell_type == "markdown":
+                keep.add(i - 1)
+            if i + 1 < len(cells) and SELF_STUDY_TAG in cells[i + 1].metadata.get("tags", []):
+                keep.add(i + 1)
+    title = nbformat.v4.new_markdown_cell("# " + "Exercises only (a test's cut of a course notebook)")
+    return nbformat.v4.new_notebook(cells=[title] + [cells[i] for i in sorted(keep)], metadata=nb.metadata)

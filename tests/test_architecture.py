@@ -11,7 +11,9 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "dlhelpers"
 LAYERS = ["core", "sprites", "evaluation", "notebook", "tools"]
-MAX_LINES = 310
+# A module a reader can hold in their head. The cap is a signal, not a target: a module that outgrows it has
+# probably taken on a second job, and splitting it there is the fix, never squeezing lines to fit.
+MAX_LINES = 400
 
 
 def _module_name(path: Path) -> str:
@@ -85,7 +87,8 @@ def test_no_import_cycle():
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_modules_stay_small(module):
     lines = len(MODULES[module].read_text().splitlines())
-    assert lines <= MAX_LINES, f"{module} has {lines} lines (≤ ~300: split it by concept)"
+    assert lines <= MAX_LINES, (f"{module} has {lines} lines (more than {MAX_LINES}): split it where it has two jobs, "
+                                "rather than squeezing statements together to fit")
 
 
 def test_every_folder_says_whom_it_serves():

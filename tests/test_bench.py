@@ -15,6 +15,8 @@ from dlhelpers.tools.bench import run_benchmark, update_readme
 from dlhelpers.tools.bench.timing import interleaved
 from dlhelpers.tools.course_reference import CourseContextUnet, course_perturb_input, course_schedule, \
     course_training_step
+from dlhelpers.training import diffusion_loss
+from dlhelpers.unet import ContextUnet
 
 
 def _cells(line):
@@ -177,11 +179,27 @@ def test_bench_imports_the_library_only_and_the_library_never_imports_bench():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def test_our_training_step_is_the_librarys_loss():
-    import inspect
+def test_our_training_step_is_the_librarys_loss(monkeypatch):
+    """The benchmark times the library's own training step: each step goes through diffusion_loss (a seam: the
+    function the step looks up), and its optimizer updates the weights."""
+    from dlhelpers.schedules import NoiseSchedule
     from dlhelpers.tools.bench import speed
-    src = inspect.getsource(speed)
-    assert "diffusion_loss(" in src and "mse_loss" not in src and "add_noise" not in src
+    calls = []
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs)
+        return diffusion_loss(*args, **kwargs)
+
+    monkeypatch.setattr(speed, "diffusion_loss", recorded)
+    torch.manual_seed(0)
+    model = ContextUnet(n_feat=16).train()
+    x, c = torch.randn(4, 3, 16, 16), torch.eye(5)[:4]
+    before = model.out[-1].weight.detach().clone()
+    step = speed._our_train_step_fn(model, x, c, NoiseSchedule.linear(500, 1e-4, 0.02), "fp32", torch.device("cpu"))
+    step()
+    step()
+    assert len(calls) == 2 and calls[0]["p_uncond"] == 0.1        # the course's rate of null contexts
+    assert not torch.equal(before, model.out[-1].weight)
 
 
 def test_course_reference_keeps_the_courses_loop():
@@ -255,7 +273,8 @@ def test_refresh_tables_replaces_only_the_separately_measured_tables(tmp_path, m
     for attr, name in (("RECIPES", "recipes"), ("STUDENT_TRIALS", "student"), ("PER_MINUTE", "minute")):
         monkeypatch.setattr(bench_run, attr, parts[name])
     report = tmp_path / "b.md"
-    report.write_text(FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n## Training recipes tried (S)\n\n"
+    report.write_text(FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n"
+                      "## Training recipes tried (S)\n\n"
                       "old student rows\n")
     bench_run.refresh_tables(report)
     assert report.read_text() == (FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n"

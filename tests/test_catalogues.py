@@ -38,7 +38,8 @@ def test_wrong_answer_fails_both_with_its_hint(pair, page):
     assert ans.hint, f"{_id(pair)}: a wrong answer must name the hint its check gives"
     out = grade_answer(cat, ans)
     assert not out.visible and not out.autograder, f"{_id(pair)} passed: {out}"
-    assert out.error == "ExerciseError", f"{_id(pair)}: the check crashed instead of judging: {out.error}: {out.message}"
+    assert out.error == "ExerciseError", (
+        f"{_id(pair)}: the check crashed instead of judging: {out.error}: {out.message}")
     assert ans.hint in out.message, f"{_id(pair)}: expected a hint containing {ans.hint!r}, got {out.message!r}"
     assert out.message.count("\n") <= 1, f"{_id(pair)}: feedback is one or two lines, got {out.message!r}"
     assert page.get((cat.grade_id, ans.name)) == one_line(out.message), (

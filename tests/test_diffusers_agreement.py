@@ -7,12 +7,12 @@ the clean image), so its ``trained_betas`` are our β_1…β_T and its ``alphas_
 import pytest
 import torch
 
-diffusers = pytest.importorskip("diffusers")
+from dlhelpers.ddim import ddim_step, ddim_timesteps
+from dlhelpers.ddpm import ddpm_step
+from dlhelpers.dpm_solver import sample_dpm_solver
+from dlhelpers.schedules import NoiseSchedule
 
-from dlhelpers.ddim import ddim_step, ddim_timesteps  # noqa: E402
-from dlhelpers.ddpm import ddpm_step  # noqa: E402
-from dlhelpers.dpm_solver import sample_dpm_solver  # noqa: E402
-from dlhelpers.schedules import NoiseSchedule  # noqa: E402
+diffusers = pytest.importorskip("diffusers")
 
 T = 500
 

@@ -15,14 +15,14 @@ def reference(x):
 
 
 def test_a_working_answer_is_used(capsys):
-    mine = lambda x: x + x  # noqa: E731
+    mine = lambda x: x + x
     assert yours_or_reference(lambda: mine, reference, check_double) is mine
     assert capsys.readouterr().out.startswith("✓ using your")
 
 
 @pytest.mark.parametrize("get, why", [
     (lambda: (lambda x: 3 * x), "expected 6, got 9"),
-    (lambda: undefined_student_function, "run its cell first"),  # noqa: F821 - the skipped cell
+    (lambda: undefined_student_function, "run its cell first"),  # noqa: F821 - the cell was skipped
     (lambda: (lambda x: (_ for _ in ()).throw(NotImplementedError())), "NotImplementedError"),
 ])
 def test_a_wrong_missing_or_unfinished_answer_falls_back_with_one_line(capsys, get, why):

@@ -1,5 +1,6 @@
 """Notebook 1 beyond its catalogues (dlhelpers/tools/catalogues/nb01.py, graded by tests/test_catalogues.py): the
-references used by the notebook's fallbacks, and its pictures/measurements module (dlhelpers.notebook.diagrams_sampling).
+references used by the notebook's fallbacks, and its pictures/measurements module
+(dlhelpers.notebook.diagrams_sampling).
 """
 from __future__ import annotations
 

@@ -121,7 +121,8 @@ def test_train_steps_repeats_the_step_on_random_batches_from_the_generator():
 
     net = torch.nn.Linear(1, 1)
     losses = train_steps(step, net, torch.optim.SGD(net.parameters(), lr=0.1), images, contexts,
-                         NoiseSchedule.linear(50), torch.Generator().manual_seed(3), steps=3, batch_size=5, p_uncond=0.2)
+                         NoiseSchedule.linear(50), torch.Generator().manual_seed(3), steps=3, batch_size=5,
+                         p_uncond=0.2)
     assert losses == [0.1, 0.2, 0.3]
     g = torch.Generator().manual_seed(3)
     for idx, c, p in calls:                       # each batch: 5 indices drawn from the generator, contexts alongside

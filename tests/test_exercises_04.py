@@ -91,7 +91,7 @@ def test_guided_sample_reference_is_the_library_sampler(tiny_model, schedule, w,
 
 
 def _loop(body):
-    from dlhelpers.ddim import ddim_step   # noqa: F401 - the loops below use it
+    from dlhelpers.ddim import ddim_step
     ns = {"torch": torch, "ddim_step": ddim_step}
     exec("def f(model, x_T, context, w, schedule, timesteps, guide, eta=0.0, generator=None):\n"
          "    T, x, B = schedule.timesteps, x_T, x_T.shape[0]\n"

@@ -10,15 +10,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from dlhelpers.evaluation.metrics import jackknife_se  # noqa: E402
-from dlhelpers.ddim import ddim_step, ddim_timesteps  # noqa: E402
-from dlhelpers.notebook.checks import ddim as checks  # noqa: E402
-from dlhelpers.notebook.checks.common import ExerciseError  # noqa: E402
-from dlhelpers.notebook.exercises import yours_or_reference  # noqa: E402
-from dlhelpers.schedules import NoiseSchedule  # noqa: E402
+from dlhelpers.evaluation.metrics import jackknife_se
+from dlhelpers.ddim import ddim_step, ddim_timesteps
+from dlhelpers.notebook.checks import ddim as checks
+from dlhelpers.notebook.checks.common import ExerciseError
+from dlhelpers.notebook.exercises import yours_or_reference
+from dlhelpers.schedules import NoiseSchedule
 
 torch.set_num_threads(1)
 
@@ -88,7 +88,7 @@ def test_eta_check_uses_ddpm_with_the_posterior_variance():
 
 
 def test_a_broken_piece_falls_back_to_the_reference(capsys):
-    broken = lambda x_t, t, t_prev, eps, schedule: x_t  # noqa: E731
+    broken = lambda x_t, t, t_prev, eps, schedule: x_t
     fn = yours_or_reference(lambda: broken, checks.reference_ddim_step, checks.check_ddim_step, name="ddim_step")
     assert fn is checks.reference_ddim_step
     assert capsys.readouterr().out.startswith("→ using the reference ddim_step below")

@@ -10,18 +10,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import nbformat  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
 
-from dlhelpers.flow import FlowPath, sample_flow_euler  # noqa: E402
-from dlhelpers.io import REPO_ROOT  # noqa: E402
-from dlhelpers.notebook.checks import flow as checks  # noqa: E402
-from dlhelpers.notebook.checks.common import ExerciseError  # noqa: E402
-from dlhelpers.notebook.exercises import yours_or_reference  # noqa: E402
-from dlhelpers.training import diffusion_loss  # noqa: E402
-from dlhelpers.unet import ContextUnet  # noqa: E402
+from dlhelpers.flow import FlowPath, sample_flow_euler
+from dlhelpers.io import REPO_ROOT
+from dlhelpers.notebook.checks import flow as checks
+from dlhelpers.notebook.checks.common import ExerciseError
+from dlhelpers.notebook.exercises import yours_or_reference
+from dlhelpers.unet import ContextUnet
 
 torch.set_num_threads(1)
 NOTEBOOK = REPO_ROOT / "notebooks" / "06_flow_matching.ipynb"
@@ -37,7 +36,7 @@ def test_the_references_pass_their_checks_and_a_broken_answer_falls_back(capsys)
                        (checks.reference_flow_loss, checks.check_flow_loss),
                        (checks.reference_euler_sample, checks.check_euler_sample)):
         check(ref)
-    broken = lambda x0, eps, t: x0  # noqa: E731
+    broken = lambda x0, eps, t: x0
     fn = yours_or_reference(lambda: broken, checks.reference_interpolate, checks.check_interpolate,
                             name="interpolate")
     assert fn is checks.reference_interpolate
@@ -70,7 +69,7 @@ def test_the_euler_reference_is_sample_flow_euler():
 
 
 def test_check_messages_name_the_mistake():
-    v = lambda t: t.view(-1, 1, 1, 1)  # noqa: E731
+    v = lambda t: t.view(-1, 1, 1, 1)
     with pytest.raises(ExerciseError, match="runs the wrong way"):
         checks.check_interpolate(lambda x0, e, t: v(t) * x0 + (1 - v(t)) * e)
     with pytest.raises(ExerciseError, match="image width"):
@@ -147,7 +146,8 @@ def _cells():
 
 
 def _text(cell) -> str:
-    return "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", []))
+    outputs = cell.get("outputs", [])
+    return "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
 
 
 def _numbers(text: str) -> set:

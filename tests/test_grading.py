@@ -1,10 +1,12 @@
 """The nbgrader course and autograding of the course notebooks, end to end (issues #6, #13; needs nbgrader).
 
-Everything is written under pytest's tmp_path, never into the repository. The kernels run the notebooks in their
-CI size (env CI=true; the notebooks shrink their work then). To stay within a few minutes on a 2-core CPU the
-grading is a representative subset: the untouched student version of EVERY notebook, plus the full solution and
-three broken submissions (syntax error, an exception, an infinite loop) of the cheapest notebook, and a tiny
-made-up notebook for the manually graded written answers.
+Everything is written under pytest's tmp_path, never into the repository. The class release of every notebook is
+generated and compared with the student copies (nothing executes). Autograding runs end to end (marker
+``grading``) on notebook 02's exercises cut out of the notebook (tests/support.py ``exercise_notebook``: the same
+graded cells, checks and hidden tests, without the demos): untouched, solved, solved in Korean, three broken
+submissions (syntax error, an exception, an infinite loop) and one killed by the outer timeout; a written answer
+waits for, then takes, the instructor's grade. The kernels run with CI=true (the notebooks' shortened runs), as
+``python -m dlhelpers grade`` runs them.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import pytest
 
 from dlhelpers.tools import grading as gr
 from dlhelpers.tools import student_copies as sc
+from support import exercise_notebook
 
 # A snapshot of notebooks/ taken once: every test grades, reads and compares the same versions even while someone
 # edits the notebooks (a run takes minutes).
@@ -31,8 +34,9 @@ atexit.register(shutil.rmtree, SOURCE, True)
 for _p in sc.numbered_notebooks():
     shutil.copyfile(_p, SOURCE / _p.name)
 NOTEBOOKS = sc.numbered_notebooks(SOURCE)
-# The cheapest notebook to execute (measured: 02 runs in ~18 s, the others in 70–100 s, 1 thread under load).
+# The notebook whose exercises are graded end to end (two code exercises and two written answers).
 CHEAP = next((p for p in NOTEBOOKS if p.name.startswith("02_")), NOTEBOOKS[0])
+MINI_NAME = "02_exercises.ipynb"
 BEGIN_SOL, END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HID, END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HINT = "not implemented yet"          # what dlhelpers.notebook.checks says about an untouched stub
@@ -44,7 +48,7 @@ BAD_CELL_TIMEOUT = int(os.environ.get("DLHELPERS_GRADING_CELL_TIMEOUT", "15"))
 
 def _require_nbgrader():
     try:
-        import nbgrader  # noqa: F401
+        import nbgrader  # noqa: F401 - imported only to learn whether it is installed
     except ImportError:
         pytest.skip('nbgrader is not installed: the instructor tooling needs pip install -e ".[instructor]"')
 
@@ -173,7 +177,7 @@ def _strip_regions(source: str) -> str:
 # -------------------------------------------------------------------------------------------- submissions
 def _solution_code(cell_source: str) -> str:
     """A student's correct answer: the instructor's solution without the markers."""
-    return "\n".join(l for l in cell_source.splitlines() if l.strip() not in (BEGIN_SOL, END_SOL))
+    return "\n".join(line for line in cell_source.splitlines() if line.strip() not in (BEGIN_SOL, END_SOL))
 
 
 def _submission(path, course, answers: dict):
@@ -209,19 +213,43 @@ def _autograded(course, student, path):
 
 
 # ---------------------------------------------------------------------------------------------- grading
-def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
+# End to end through nbgrader (generate_assignment, autograde, the gradebook, the score table) on the exercises of
+# notebook 02 (support.exercise_notebook: its setup cell and every graded cell, hidden tests included). A course
+# notebook runs whole only under nbval (the source) and in the browser test (the student copy); what each
+# exercise's check and hidden tests say to each catalogued answer is tests/test_catalogues.py's.
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    """(source folder, course folder, the cut notebook) for notebook 02's exercises, generated and released."""
+    _require_nbgrader()
+    root = tmp_path_factory.mktemp("mini")
+    source = root / "notebooks"
+    source.mkdir()
+    nb = exercise_notebook(nbformat.read(str(CHEAP), as_version=4))
+    path = source / MINI_NAME
+    nbformat.write(nb, str(path))
+    assert gr.generate_assignments(root / "course", source) == [path.stem]
+    return source, root / "course", path
+
+
+@pytest.mark.grading
+def test_autograde_untouched_solved_and_korean_submissions(mini, tmp_path):
+    source, course, path = mini
     subs = tmp_path / "submissions"
-    for path in NOTEBOOKS:
-        shutil.copytree(course / "release" / path.stem, subs / "untouched", dirs_exist_ok=True)
-    (subs / "solutions").mkdir()
-    shutil.copyfile(CHEAP, subs / "solutions" / CHEAP.name)  # the instructor's solution notebook as it is
-    (subs / "solutions-ko").mkdir()                          # the same, as the Korean edition (translated prose)
+    shutil.copytree(course / "release" / path.stem, subs / "untouched")
+    solved = nbformat.read(str(path), as_version=4)           # the instructor's solution cells as they are ...
+    written = [c for c in solved.cells if sc.is_written_answer(c)]
+    written[0].source = "Because the skip connections add features of the same size."   # ... one written answer
+    _write(subs, "solutions", path, solved)
+    (subs / "solutions-ko").mkdir()                            # the same, as the Korean edition (translated prose)
     from dlhelpers.tools.translation import read_notebook
-    nbformat.write(read_notebook(CHEAP, "ko"), str(subs / "solutions-ko" / CHEAP.name))
+    ko = exercise_notebook(read_notebook(CHEAP, "ko"))
+    assert [c.source for c in ko.cells if c.cell_type == "code"] == \
+           [c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+    nbformat.write(ko, str(subs / "solutions-ko" / path.name))
 
     t0 = time.perf_counter()
-    rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", source=SOURCE, regenerate=False)
-    print(f"graded {len(NOTEBOOKS)} untouched + 1 solution notebook in {time.perf_counter() - t0:.1f} s")
+    rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", source=source, regenerate=False)
+    print(f"graded 3 submissions of {path.name} in {time.perf_counter() - t0:.1f} s")
     by = _rows_by(rows)
 
     # the CSV is the same table
@@ -231,49 +259,58 @@ def test_autograde_untouched_student_versions_and_solutions(course, tmp_path):
            [(r["student"], r["notebook"], r["grade_id"]) for r in rows]
     assert tuple(table[0]) == gr.SCORE_COLUMNS
 
-    for path in NOTEBOOKS:
-        exs = sc.exercises(path)
-        # untouched: graded (nbgrader exit 0), 0 points on every exercise ...
-        for e in exs:
-            r = by[("untouched", path.stem, e.check_id)]
-            assert (r["status"], r["score"], r["max_score"]) == ("graded", 0.0, e.points), r
-        # ... and errors only in the graded check cells, each with the check's short hint
-        nb = _autograded(course, "untouched", path)
-        errors = _error_cells(nb)
-        assert all(_grade_cell(nb, i) for i in errors), \
-            f"{path.name}: with the stubs, cells other than the checks fail: " \
-            f"{ {i: e for i, e in errors.items() if not _grade_cell(nb, i)} }"
-        check_cells = [i for i, c in enumerate(nb.cells) if sc.is_check_cell(c)]
-        assert len(check_cells) == len([e for e in exs if not e.manual])
-        for i in check_cells:
-            assert errors.get(i), f"{path.name} cell {i}: an unsolved exercise's check did not fail"
-            ename, evalue = errors[i][0]
-            assert ename == "ExerciseError" and HINT in evalue, (path.name, i, ename, evalue)
-            # autograde put the hidden tests back into the graded cell
-            gid = nb.cells[i].metadata["nbgrader"]["grade_id"]
-            src = nbformat.read(str(path), as_version=4)
-            want = next(c.source for c in src.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
-            assert nb.cells[i].source == want
-
-    # the solutions: full points (a written answer left as "YOUR ANSWER HERE" is 0), no error anywhere
-    for e in sc.exercises(CHEAP):
-        r = by[("solutions", CHEAP.stem, e.check_id)]
-        want = 0.0 if e.manual else float(e.points)
-        assert (r["status"], r["score"], r["max_score"]) == ("graded", want, float(e.points)), r
-    assert _error_cells(_autograded(course, "solutions", CHEAP)) == {}
+    exs = sc.exercises(path)
+    assert len([e for e in exs if not e.manual]) >= 2 and any(e.manual for e in exs)
+    # untouched: graded (nbgrader exit 0), 0 points on every exercise ...
+    for e in exs:
+        r = by[("untouched", path.stem, e.check_id)]
+        assert (r["status"], r["score"], r["max_score"]) == ("graded", 0.0, e.points), r
+    # ... errors only in the graded check cells, each with the check's short hint, and the hidden tests back in
+    nb = _autograded(course, "untouched", path)
+    errors = _error_cells(nb)
+    assert all(_grade_cell(nb, i) for i in errors), f"with the stubs, cells other than the checks fail: {errors}"
+    check_cells = [i for i, c in enumerate(nb.cells) if sc.is_check_cell(c)]
+    assert len(check_cells) == len([e for e in exs if not e.manual])
+    src = nbformat.read(str(path), as_version=4)
+    for i in check_cells:
+        assert errors.get(i), f"cell {i}: an unsolved exercise's check did not fail"
+        ename, evalue = errors[i][0]
+        assert ename == "ExerciseError" and HINT in evalue, (i, ename, evalue)
+        gid = nb.cells[i].metadata["nbgrader"]["grade_id"]
+        want = next(c.source for c in src.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+        assert BEGIN_HID in want and nb.cells[i].source == want
+    # the solutions: full points, no error anywhere; the written answer waits for the instructor (status manual,
+    # 0 for now), one left as "YOUR ANSWER HERE" scores 0 (nbgrader grades an unchanged answer itself)
+    answered_id = written[0].metadata["nbgrader"]["grade_id"]
+    for e in exs:
+        r = by[("solutions", path.stem, e.check_id)]
+        want = ("manual" if e.check_id == answered_id else "graded", 0.0) if e.manual else ("graded", float(e.points))
+        assert (r["status"], r["score"], r["max_score"]) == (*want, float(e.points)), r
+    assert _error_cells(_autograded(course, "solutions", path)) == {}
+    assert "1 written answer(s) to grade by hand" in gr.format_totals(rows)
     # a Korean submission grades exactly like the English one: the same code cells, the same points
-    for e in sc.exercises(CHEAP):
-        ko, en = by[("solutions-ko", CHEAP.stem, e.check_id)], by[("solutions", CHEAP.stem, e.check_id)]
-        assert (ko["status"], ko["score"], ko["max_score"]) == (en["status"], en["score"], en["max_score"]), (ko, en)
-    assert _error_cells(_autograded(course, "solutions-ko", CHEAP)) == {}
-    # notebooks a student did not hand in: listed as missing, 0 points
-    others = [p for p in NOTEBOOKS if p != CHEAP]
-    assert all(by[(who, p.stem, e.check_id)]["status"] == "missing" for who in ("solutions", "solutions-ko")
-               for p in others for e in sc.exercises(p))
+    for e in exs:
+        if not e.manual:
+            ko_row, en_row = by[("solutions-ko", path.stem, e.check_id)], by[("solutions", path.stem, e.check_id)]
+            assert (ko_row["status"], ko_row["score"]) == (en_row["status"], en_row["score"]), (ko_row, en_row)
+    assert _error_cells(_autograded(course, "solutions-ko", path)) == {}
+
+    # the instructor grades the written answer (as formgrader does); the score table then counts it
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{(course / 'gradebook.db').resolve()}") as gb:
+        grade = gb.find_grade(answered_id, path.stem, path.stem, "solutions")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    rows = gr.scores(course, {("solutions", path.stem): "graded"}, source)
+    assert {r["grade_id"]: (r["status"], r["score"]) for r in rows} == \
+           {e.check_id: ("graded", 1.0 if e.check_id == answered_id else 0.0 if e.manual else float(e.points))
+            for e in exs}
 
 
-def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):
-    exs = [e for e in sc.exercises(CHEAP) if not e.manual]
+@pytest.mark.grading
+def test_autograde_broken_submissions_keep_the_other_points(mini, tmp_path):
+    source, course, path = mini
+    exs = [e for e in sc.exercises(path) if not e.manual]
     first, rest = exs[0], exs[1:]
     bad = {
         "syntax_error": "return (",
@@ -283,44 +320,46 @@ def test_autograde_broken_submissions_keep_the_other_points(course, tmp_path):
     subs = tmp_path / "submissions"
     for student, code in bad.items():
         answers = {first.solution_id: code, **{e.solution_id: "solve" for e in rest}}
-        _write(subs, student, CHEAP, _submission(CHEAP, course, answers))
+        _write(subs, student, path, _submission(path, course, answers))
 
     t0 = time.perf_counter()
     rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", cell_timeout=BAD_CELL_TIMEOUT,
-                           submission_timeout=240, source=SOURCE, regenerate=False)
-    print(f"graded {len(bad)} broken submissions of {CHEAP.name} in {time.perf_counter() - t0:.1f} s")
+                           submission_timeout=240, source=source, regenerate=False)
+    print(f"graded {len(bad)} broken submissions of {path.name} in {time.perf_counter() - t0:.1f} s")
     by = _rows_by(rows)
-    released = nbformat.read(str(course / "release" / CHEAP.stem / CHEAP.name), as_version=4)
+    released = nbformat.read(str(course / "release" / path.stem / path.name), as_version=4)
     sol_idx = next(i for i, c in enumerate(released.cells)
                    if c.metadata.get("nbgrader", {}).get("grade_id") == first.solution_id)
     for student in bad:
-        r = by[(student, CHEAP.stem, first.check_id)]
+        r = by[(student, path.stem, first.check_id)]
         # nbgrader exited 0 (the submission was graded), the broken exercise scores 0 ...
         assert (r["status"], r["score"]) == ("graded", 0.0), r
         # ... and every other exercise keeps its points
         for e in rest:
-            r = by[(student, CHEAP.stem, e.check_id)]
+            r = by[(student, path.stem, e.check_id)]
             assert (r["status"], r["score"]) == ("graded", float(e.points)), r
         # the broken exercise's check fails; no other graded check does. A syntax error or an exception stays in
         # the exercise's own cells; a hang also stops later cells that call the function (each at the cell limit)
-        errors = _error_cells(_autograded(course, student, CHEAP))
+        errors = _error_cells(_autograded(course, student, path))
         assert sol_idx + 1 in errors and not any(_grade_cell(released, i) for i in set(errors) - {sol_idx + 1}), \
             (student, errors)
         if student != "infinite_loop":
             assert set(errors) <= {sol_idx, sol_idx + 1}, (student, errors)
-    assert _error_cells(_autograded(course, "syntax_error", CHEAP))[sol_idx][0][0] == "SyntaxError"
-    assert "raised ValueError" in _error_cells(_autograded(course, "raises", CHEAP))[sol_idx + 1][0][1]
+    assert _error_cells(_autograded(course, "syntax_error", path))[sol_idx][0][0] == "SyntaxError"
+    assert "raised ValueError" in _error_cells(_autograded(course, "raises", path))[sol_idx + 1][0][1]
 
 
-def test_outer_timeout_scores_zero_not_stale(course, tmp_path):
+@pytest.mark.grading
+def test_outer_timeout_scores_zero_not_stale(mini, tmp_path):
     """nbgrader killed by the outer timeout: status 'timeout', 0 points (never a previous run's grades)."""
+    source, course, path = mini
     subs = tmp_path / "submissions"
-    _write(subs, "killed", CHEAP, _submission(CHEAP, course, {e.solution_id: "solve" for e in sc.exercises(CHEAP)}))
-    gr.import_submissions(subs, course, [CHEAP.stem])
-    status = gr.autograde(course, CHEAP.stem, "killed", timeout=1)
+    _write(subs, "killed", path, _submission(path, course, {e.solution_id: "solve" for e in sc.exercises(path)}))
+    gr.import_submissions(subs, course, [path.stem])
+    status = gr.autograde(course, path.stem, "killed", timeout=1)
     assert status == "timeout"
-    rows = gr.scores(course, {("killed", CHEAP.stem): status}, SOURCE)
-    assert rows and all(r["score"] == 0 and r["status"] == "timeout" for r in rows if r["notebook"] == CHEAP.stem)
+    rows = gr.scores(course, {("killed", path.stem): status}, source)
+    assert rows and all(r["score"] == 0 and r["status"] == "timeout" for r in rows if r["notebook"] == path.stem)
 
 
 # ------------------------------------------------------------------------------ written (manually graded) answers
@@ -352,9 +391,7 @@ def _tiny_source(folder):
     return folder
 
 
-def test_written_answers_are_left_for_manual_grading(tmp_path):
-    from nbgrader.api import Gradebook
-
+def test_written_answers_are_graded_by_hand_and_their_model_answers_stay_out_of_the_release(tmp_path):
     _require_nbgrader()
     source, course = _tiny_source(tmp_path / "notebooks"), tmp_path / "course"
     assert "| 01_tiny | `t_why` | hand | 1 |" in sc.points_table(source)
@@ -363,31 +400,6 @@ def test_written_answers_are_left_for_manual_grading(tmp_path):
     released = nbformat.read(str(course / "release" / "01_tiny" / "01_tiny.ipynb"), as_version=4)
     assert not any("Because." in c.source for c in released.cells), "the class release shows the model answer"
     assert [c.source for c in released.cells][-1] == "YOUR ANSWER HERE"
-
-    subs = tmp_path / "submissions"
-    _write(subs, "blank", source / "01_tiny.ipynb", released)
-    answered = nbformat.from_dict(released)
-    answered.cells[1].source = answered.cells[1].source.replace("raise NotImplementedError()", "return x + x")
-    answered.cells[4].source = "Because two is more than one."
-    _write(subs, "answered", source / "01_tiny.ipynb", answered)
-
-    rows = gr.grade_folder(subs, course, tmp_path / "scores.csv", cell_timeout=BAD_CELL_TIMEOUT, source=source,
-                           regenerate=False, verbose=False)
-    by = {(r["student"], r["grade_id"]): (r["status"], r["score"], r["max_score"]) for r in rows}
-    assert by == {("answered", "t_double_check"): ("graded", 2.0, 2.0),
-                  ("answered", "t_why"): ("manual", 0.0, 1.0),     # waits for the instructor
-                  ("blank", "t_double_check"): ("graded", 0.0, 2.0),
-                  ("blank", "t_why"): ("graded", 0.0, 1.0)}        # unchanged answer: 0, nothing to grade
-    assert "1 written answer(s) to grade by hand" in gr.format_totals(rows)
-
-    # the instructor grades it (as formgrader does); the score table then counts it
-    with Gradebook(f"sqlite:///{(course / 'gradebook.db').resolve()}") as gb:
-        grade = gb.find_grade("t_why", "01_tiny", "01_tiny", "answered")
-        grade.manual_score, grade.needs_manual_grade = 1.0, False
-        gb.db.commit()
-    rows = gr.scores(course, {("answered", "01_tiny"): "graded"}, source)
-    assert {r["grade_id"]: (r["status"], r["score"]) for r in rows} == {"t_double_check": ("graded", 2.0),
-                                                                        "t_why": ("graded", 1.0)}
 
 
 def test_grading_kernels_run_the_shortened_notebooks_unless_asked_for_full_size(monkeypatch):

@@ -4,6 +4,7 @@ python records what it is asked to do instead of installing anything."""
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_lab_on_windows_english():
                          lambda: ["English_United States"])
     assert argvs(plan) == [
         [SYS_PY_WIN, "-m", "venv", WIN_ROOT + "\\.venv"],
-        [WIN_PY, "-m", "pip", "install", "-q", "torch==2.13.0"],
+        [WIN_PY, "-m", "pip", "install", "-q", launcher.DEFAULT_TORCH],
         [WIN_PY, "-m", "pip", "install", "-q", "-e", "."],
         [WIN_PY, "-m", "dlhelpers", "student-copies", "--out", "my-work"],
         [WIN_PY, "-m", "jupyter", "lab", "my-work\\01_sampling.ipynb"]]
@@ -128,6 +129,28 @@ def test_test_runs_what_run_sh_ran():
     assert argvs(plan)[-1] == [NIX_PY] + RUN_SH_PYTEST
     child = plan.steps[-1].env
     assert child["PATH"] == NIX_ROOT + "/.venv/bin:/usr/bin:/bin" and child["OMP_NUM_THREADS"] == "1"
+
+
+def test_a_fresh_venv_gets_an_exact_torch_release():
+    """Without TORCH_SPEC the venv gets one exact PyTorch release: an open range (or a bare ``torch``) can pull a
+    multi-GB CUDA build onto a CPU-only machine; a range pyproject.toml's own torch requirement admits."""
+    import tomllib
+    torch_step = argvs(launcher.plan("lab", [], {}, False, NIX_ROOT))[1]
+    spec = torch_step[-1]
+    assert torch_step[:-1] == [NIX_PY, "-m", "pip", "install", "-q"] and re.fullmatch(r"torch==\d+(\.\d+)+", spec), spec
+    wanted = next(d for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+                  if d.startswith("torch"))
+    low = re.fullmatch(r"torch>=(\d+)\.(\d+)", wanted)
+    assert low and tuple(int(n) for n in spec.split("==")[1].split(".")[:2]) >= tuple(int(n) for n in low.groups())
+
+
+def test_quick_selects_the_quick_tier_by_marker_and_keeps_other_arguments():
+    full = argvs(launcher.plan("test", ["-x"], {}, False, NIX_ROOT))[-1]
+    quick = argvs(launcher.plan("test", ["--quick", "-x"], {}, False, NIX_ROOT))[-1]
+    assert "--quick" not in quick and quick[:-2] == full and quick[-2:] == ["-m", launcher.QUICK_MARKERS]
+    assert "-m" not in full[3:]                                          # python -m pytest: no marker
+    for marker in ("browser", "hub", "grading", "slow"):                # each a marker pyproject registers
+        assert f"not {marker}" in launcher.QUICK_MARKERS
 
 
 def test_test_on_windows():

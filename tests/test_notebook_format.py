@@ -202,7 +202,8 @@ def prose_words(nb) -> int:
 
 def test_prose_words_counts_what_it_says():
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("One two, three.\n\n$$x = 1$$\n<details><summary>Hint</summary>four five</details>"),
+        nbformat.v4.new_markdown_cell("One two, three.\n\n$$x = 1$$\n"
+                                      "<details><summary>Hint</summary>four five</details>"),
         nbformat.v4.new_code_cell("six seven"),
         nbformat.v4.new_markdown_cell("```\neight\n```\n— nine $a$")])
     assert prose_words(nb) == 5        # One two, three. nine $a$
@@ -212,7 +213,8 @@ def test_prose_words_counts_what_it_says():
 def test_main_path_prose_is_at_most_2000_words(path):
     words = prose_words(_load(path))
     assert words <= MAX_PROSE_WORDS, (f"{path.name}: {words} words of prose outside folded boxes (limit "
-                                      f"{MAX_PROSE_WORDS}); fold what a learner may skip into <details> 'Going further'")
+                                      f"{MAX_PROSE_WORDS}); fold what a learner may skip into <details> "
+                                      "'Going further'")
 
 
 def _answer_lines(source: str) -> list:
@@ -259,7 +261,8 @@ def test_every_predict_prompt_has_a_guess_cell_and_a_reveal(path):
     """A Predict prompt is followed by an ungraded code cell tagged ``guess`` assigning one name; a later cell
     reveals it with ``reveal(lambda: NAME, …)``."""
     nb = _load(path)
-    prompts = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and PREDICT.search(_FOLDED.sub("", c.source))]
+    prompts = [i for i, c in enumerate(nb.cells)
+               if c.cell_type == "markdown" and PREDICT.search(_FOLDED.sub("", c.source))]
     guesses = [i for i, c in enumerate(nb.cells) if GUESS_TAG in c.metadata.get("tags", [])]
     assert prompts, f"{path.name}: no Predict prompt"
     assert [i + 1 for i in prompts] == guesses, f"{path.name}: Predict prompts at {prompts}, guess cells at {guesses}"

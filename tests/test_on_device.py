@@ -71,7 +71,7 @@ def test_a_few_training_steps_on_device(on_device):
     data = torch.utils.data.TensorDataset(torch.rand(64, 3, 16, 16) * 2 - 1, torch.eye(5)[torch.arange(64) % 5])
     res = train(model, data, schedule, TrainConfig(steps=6, batch_size=16, warmup_steps=0, log_every=2),
                 progress=False)
-    assert res.steps_done == 6 and all(l == l for l in res.losses)
+    assert res.steps_done == 6 and all(loss == loss for loss in res.losses)
     assert next(model.parameters()).device.type == DEVICE.type
 
 

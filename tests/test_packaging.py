@@ -36,12 +36,12 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one():
     commands = [ln.split("#")[0].strip() for ln in block.strip().splitlines() if ln.strip()]
     assert commands == ["python run.py lab", "python run.py test"]
     assert "run.py test" in (ROOT / ".ci" / "run").read_text()
-    assert "torch==2.13.0" in (ROOT / "run.py").read_text()
 
 
 def test_cli_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "dlhelpers", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("train", "sample", "data", "classifier", "bench", "bench-readme", "student-copies", "course", "grade", "points-table", "gpu-check", "refresh-outputs"):
+    for cmd in ("train", "sample", "data", "classifier", "bench", "bench-readme", "student-copies", "course", "grade",
+                "points-table", "gpu-check", "refresh-outputs"):
         assert cmd in out.stdout
 
 

@@ -22,7 +22,7 @@ def test_a_choice_guess_is_matched_and_judged(capsys, guess, verdict):
     assert out.startswith("without noise: you guessed") and verdict in out and "'blurrier'" in out
 
 
-@pytest.mark.parametrize("get", [lambda: None, lambda: "  ", lambda: undefined_guess])  # noqa: F821 skipped cell
+@pytest.mark.parametrize("get", [lambda: None, lambda: "  ", lambda: undefined_guess])  # noqa: F821 - the cell was skipped
 def test_an_empty_or_skipped_guess_still_shows_the_measurement(capsys, get):
     out = _line(capsys, get, 0.25, what="loss")
     assert "measured 0.25" in out and "left the guess empty" in out

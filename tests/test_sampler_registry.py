@@ -2,7 +2,6 @@
 own path, and refuses bad or ignored options with a message that names them — directly, through ``sample``, and
 through the CLI."""
 import inspect
-import math
 import re
 
 import pytest
@@ -79,7 +78,8 @@ def test_every_sampler_refuses_the_other_paths_schedule(name):
 
 INF, NAN = float("inf"), float("nan")
 BAD = {   # value, exception
-    "steps": [(0, ValueError), (-3, ValueError), (2.5, TypeError), (INF, TypeError), (NAN, TypeError), (True, TypeError)],
+    "steps": [(0, ValueError), (-3, ValueError), (2.5, TypeError), (INF, TypeError), (NAN, TypeError),
+              (True, TypeError)],
     "eta": [(1.5, ValueError), (-0.1, ValueError), (INF, ValueError), (-INF, ValueError), (NAN, ValueError)],
     "guidance_scale": [(-1.0, ValueError), (INF, ValueError), (-INF, ValueError), (NAN, ValueError)],
 }

@@ -1,5 +1,5 @@
 """The student's own copies in my-work/ (dlhelpers.tools.student_copies): no nbgrader, no solutions, never
-overwritten, and each one runs top to bottom (slow).
+overwritten, and each one runs top to bottom (slow; where the browser test is collected it runs them instead).
 
 Everything is written under pytest's tmp_path, never into the repository.
 """
@@ -173,11 +173,17 @@ def test_c_every_student_copy_runs_top_to_bottom(path, tmp_path, monkeypatch, re
     assert seconds <= NOTEBOOK_LIMIT_S, f"{path.name} took {seconds:.0f} s (limit {NOTEBOOK_LIMIT_S} s)"
 
 
+KO_NOTEBOOK = next(p for p in NOTEBOOKS if p.name.startswith("02_"))   # the quickest to run top to bottom
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_c_every_korean_copy_runs_top_to_bottom_in_korean(path, tmp_path, monkeypatch):
-    """The Korean edition (my-work/ko/, with its .course-lang file): the same code runs with errors only in the
-    graded checks, the checks and printed explanations speak Korean, and no plot glyph is missing."""
+@pytest.mark.parametrize("path", [KO_NOTEBOOK], ids=[KO_NOTEBOOK.stem])
+def test_c_a_korean_copy_runs_top_to_bottom_in_korean(path, tmp_path, monkeypatch):
+    """The Korean edition (my-work/ko/, with its .course-lang file), one notebook: the same code runs with errors
+    only in the graded checks, the checks and printed explanations speak Korean, and no plot glyph is missing.
+    The Korean copies share the English code (tests/test_translation.py), every translated message is formatted and
+    drawn by tests/test_korean_messages.py, and the browser test runs this copy in Korean JupyterLab (where it is
+    collected, this run is skipped: tests/conftest.py)."""
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     monkeypatch.delenv("COURSE_LANG", raising=False)          # the folder's .course-lang decides

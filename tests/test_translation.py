@@ -15,7 +15,8 @@ from dlhelpers.tools.student_copies import numbered_notebooks, student_copy
 
 def _nb(*markdown, code="x = 1  # a comment\nprint('hello')"):
     cells = [nbformat.v4.new_markdown_cell(m) for m in markdown] + [nbformat.v4.new_code_cell(code)]
-    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"language": "python", "name": "python3", "display_name": "Python 3"}})
+    kernel = {"language": "python", "name": "python3", "display_name": "Python 3"}
+    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel})
 
 
 def _write(tmp_path, nb, name="01_demo.ipynb"):
@@ -143,7 +144,8 @@ def test_translations_keep_code_formulas_tags_and_placeholders(path):
             continue
         if _kept(e.msgid) != _kept(e.msgstr):
             bad.append(f"{e.msgid[:50]!r}: {set(_kept(e.msgid)) ^ set(_kept(e.msgstr))}")
-        if sorted(re.findall(r"\{[^{}]*\}", _strip_math(e.msgid))) != sorted(re.findall(r"\{[^{}]*\}", _strip_math(e.msgstr))):
+        fields = [sorted(re.findall(r"\{[^{}]*\}", _strip_math(text))) for text in (e.msgid, e.msgstr)]
+        if fields[0] != fields[1]:
             bad.append(f"{e.msgid[:50]!r}: format placeholders differ")
         if e.msgid.startswith("#") != e.msgstr.startswith("#"):
             bad.append(f"{e.msgid[:50]!r}: heading level lost")

@@ -70,7 +70,9 @@ def test_time_added_and_context_multiplied(tiny_model):
     assert cemb1.shape == temb1.shape == (2, 32, 1, 1) and cemb2.shape == temb2.shape == (2, 16, 1, 1)
     up0 = m.up0(m.to_vec(m.down2(m.down1(m.init_conv(x)))))
     # the documented injection, recomputed by hand, equals what forward() does
-    h = m.init_conv(x); d1 = m.down1(h); d2 = m.down2(d1)
+    h = m.init_conv(x)
+    d1 = m.down1(h)
+    d2 = m.down2(d1)
     u2 = m.up1(cemb1 * up0 + temb1, d2)
     u3 = m.up2(cemb2 * u2 + temb2, d1)
     torch.testing.assert_close(m.out(torch.cat((u3, h), 1)), m(x, t, c))

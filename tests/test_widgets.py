@@ -5,9 +5,9 @@ import torch
 
 matplotlib.use("Agg")
 
-from dlhelpers.notebook import widgets as W  # noqa: E402
-from dlhelpers.ddim import sample_ddim  # noqa: E402
-from dlhelpers.sampling import SampleResult  # noqa: E402
+from dlhelpers.notebook import widgets as W
+from dlhelpers.ddim import sample_ddim
+from dlhelpers.sampling import SampleResult
 
 pytest.importorskip("ipywidgets")
 
@@ -90,7 +90,7 @@ def test_mixture_is_one_normalised_row_and_zero_is_the_null_row():
 def test_mixture_row_is_the_same_as_the_exercise_and_the_samplers_broadcast_it(tiny_model, schedule):
     from dlhelpers.notebook.checks import check_mix_contexts
     check_mix_contexts(W.mixture_context)  # the reference passes the student's check: one convention
-    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    gen = lambda: torch.Generator().manual_seed(3)
     row = W.mixture_context([0, 1, 0, 1, 0])
     a = sample_ddim(tiny_model, 3, schedule, steps=3, context=row, generator=gen(), progress=False).samples
     b = sample_ddim(tiny_model, 3, schedule, steps=3, context=row.expand(3, 5), generator=gen(), progress=False)

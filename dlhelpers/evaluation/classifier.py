@@ -64,7 +64,8 @@ def predict_labels(model: nn.Module, x: torch.Tensor, batch: int = 2048) -> torc
 
 def train_classifier(epochs: int = 3, batch_size: int = 128, lr: float = 3e-3, seed: int = TRAIN_SEED,
                      verbose: bool = True):
-    """Train ``SpriteClassifier`` on the training split of the committed sprites (CPU is fine: about 2 minutes on 2 cores).
+    """Train ``SpriteClassifier`` on the training split of the committed sprites (CPU is fine: about 2 minutes on
+    2 cores).
 
     Augmentation: random left-right flips (every class keeps its label) and Gaussian noise of a random
     strength, so the classifier is not thrown by the slightly noisy samples a diffusion model produces.

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from dlhelpers.evaluation.classifier import (  # noqa: F401  (re-exported: notebooks and older code import them here)
+from dlhelpers.evaluation.classifier import (  # noqa: F401 - re-exported: notebooks and older code import them here
     DEFAULT_CLASSIFIER_PATH, FEATURE_DIM, load_classifier, predict_labels, train_classifier_file)
 from dlhelpers.sprites import CLASS_NAMES, NUM_CLASSES, default_split, images_to_tensor, load_sprites
 

@@ -139,7 +139,8 @@ def plot_mixing_sweep(sweep: Sweep):
     bottom.set_ylim(0, 1)
     bottom.set_xlabel(fmt("mixing weight a (0 = {0}, 1 = {1})", sweep.start, sweep.end))
     bottom.set_ylabel(tr("mean p(class)"))
-    bottom.set_title(fmt("the classifier's class probabilities, mean over {0} sprites per a", sweep.n_samples), fontsize=10)
+    bottom.set_title(fmt("the classifier's class probabilities, mean over {0} sprites per a", sweep.n_samples),
+                     fontsize=10)
     bottom.legend(fontsize=8, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
     plt.close(fig)
@@ -248,7 +249,8 @@ def plot_guidance_tradeoff(ws: Sequence[float], accuracy: Sequence[float], accur
     right.set(xlabel=tr("guidance weight w"), ylabel=tr("RMS pixel distance"), title=tr("variety within a class"))
     right.legend(fontsize=8)
     if n_samples is not None:
-        fig.suptitle(fmt("{0} samples per w; bars: 95 % intervals (left), {1:.0%} bootstrap intervals (right)", n_samples, variety[0].level), fontsize=9)
+        fig.suptitle(fmt("{0} samples per w; bars: 95 % intervals (left), {1:.0%} bootstrap intervals (right)",
+                         n_samples, variety[0].level), fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -70,7 +70,7 @@ def timesteps_strip(T: int, lists: Mapping[str, Sequence[int]], ax=None):
     rows = {str(label): _check_ints(ts, f"lists[{label!r}]") for label, ts in lists.items()}
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 0.6 + 0.5 * len(rows)))
-    for y, (label, ts) in enumerate(reversed(list(rows.items()))):
+    for y, ts in enumerate(reversed(list(rows.values()))):
         ax.plot(ts, [y] * len(ts), "-", color="0.75", zorder=1)
         inside = [t for t in ts if 0 <= t <= T]
         outside = [t for t in ts if not 0 <= t <= T]
@@ -172,7 +172,7 @@ class FDMeter:
             raise ValueError(f"samples must hold {self._n} images like the sets before, got {n}")
         self._n = n
         f = self._m.classifier_features(samples)                                    # (N, 64)
-        fd = lambda feats: self._m.frechet_distance(*self._m._gaussian(feats), *self._ref)  # noqa: E731
+        fd = lambda feats: self._m.frechet_distance(*self._m._gaussian(feats), *self._ref)
         self._fd[name] = fd(f)
         self._loo[name] = torch.tensor([fd(torch.cat([f[:i], f[i + 1:]])) for i in range(n)],
                                        dtype=torch.float64)                         # (N,) leave-one-out FDs

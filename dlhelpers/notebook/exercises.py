@@ -74,7 +74,7 @@ def yours_or_reference(get_yours: Callable[[], Callable], reference: Callable, c
                                                timeout_s), quiet)
     except ExerciseError as exc:
         return _fallback(reference, label, str(exc).split(": ", 1)[-1], quiet)
-    except Exception as exc:  # a check never raises anything else for a wrong answer, but stay safe
+    except Exception as exc:  # noqa: BLE001 - a check raises nothing else for a wrong answer, but stay safe
         return _fallback(reference, label, f"{type(exc).__name__}: {exc}", quiet)
     if not quiet:
         say("✓ using your {0} below", getattr(yours, '__name__', label))

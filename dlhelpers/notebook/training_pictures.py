@@ -35,8 +35,8 @@ def _check_data(images, contexts) -> None:
     check_image_batch(images, "images")
     if contexts is not None:
         if not isinstance(contexts, torch.Tensor) or contexts.ndim != 2 or contexts.shape[0] != images.shape[0]:
-            raise ValueError(f"contexts must be a (N, n_cfeat) tensor with N = {images.shape[0]}, got "
-                             f"{tuple(contexts.shape) if isinstance(contexts, torch.Tensor) else type(contexts).__name__}")
+            got = tuple(contexts.shape) if isinstance(contexts, torch.Tensor) else type(contexts).__name__
+            raise ValueError(f"contexts must be a (N, n_cfeat) tensor with N = {images.shape[0]}, got {got}")
         if not same_device(images.device, contexts.device):
             raise ValueError(f"images and contexts must be on the same device, got {images.device} and "
                              f"{contexts.device}")
@@ -95,7 +95,8 @@ def paired_difference(a: LossPerT, b: LossPerT) -> tuple[list[float], list[float
 def loss_per_t(model, images, contexts, schedule, generator: torch.Generator, buckets: int = 10,
                per_bucket: int = 50, batch_size: int = 250) -> LossPerT:
     """Eq. (14) per t bucket: for each of ``buckets`` equal ranges of 1…T, its own ``per_bucket`` images (bucket b
-    takes images[b·per_bucket:(b + 1)·per_bucket]) each get a random t in that range and a fresh ε from ``generator``."""
+    takes images[b·per_bucket:(b + 1)·per_bucket]) each get a random t in that range and a fresh ε from
+    ``generator``."""
     _check_schedule(schedule)
     _check_data(images, contexts)
     check_positive_int(buckets, "buckets", high=schedule.timesteps)

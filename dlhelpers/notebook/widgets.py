@@ -28,7 +28,7 @@ from dlhelpers.notebook.viz import make_grid
 def widget_frontend_available() -> bool:
     """True inside an IPython kernel (Jupyter) with ipywidgets importable."""
     try:
-        import ipywidgets  # noqa: F401
+        import ipywidgets  # noqa: F401 - only whether it imports matters here
         from IPython import get_ipython
     except ImportError:
         return False
@@ -256,7 +256,7 @@ def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: i
             image.value = _png(samples, nrow)
             status.value = (f"seed {run_seed} · {describe_mixture(context)} · guidance {guidance.value:.1f} · "
                             f"{how} in {time.perf_counter() - start:.1f} s")
-        except Exception as exc:  # show it in the widget: callback errors are otherwise hidden in the log
+        except Exception as exc:  # noqa: BLE001 - show it in the widget: callback errors are otherwise hidden in the log
             status.value = f"<span style='color:#b00'>error: {type(exc).__name__}: {exc}</span>"
         finally:
             button.disabled = False

@@ -15,7 +15,7 @@ from dlhelpers.sprites.dataset import (DEFAULT_GALLERY, DEFAULT_PATH, REGENERATE
                                        load_sprites, save_gallery, train_test_split, write_sprites_file)
 from dlhelpers.sprites.generator import (CLASS_NAMES, DEFAULT_N, DEFAULT_SEED, GENERATOR_VERSION, NUM_CLASSES,
                                          VARIATIONS_PER_BASE, base_designs_per_class, generate_sprites)
-from dlhelpers.sprites.generator import _generate  # noqa: F401  (the tests read the base designs)
+from dlhelpers.sprites.generator import _generate  # noqa: F401 - re-exported: the tests read the base designs
 
 __all__ = ["CLASS_NAMES", "DEFAULT_GALLERY", "DEFAULT_N", "DEFAULT_PATH", "DEFAULT_SEED", "GENERATOR_VERSION",
            "NUM_CLASSES", "REGENERATE_COMMAND", "VARIATIONS_PER_BASE", "SpriteDataset", "base_designs_per_class",

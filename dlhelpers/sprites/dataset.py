@@ -159,7 +159,8 @@ def load_sprites(path: Optional[PathLike] = None) -> Tuple[np.ndarray, np.ndarra
             images, labels = z["images"], z["labels"]
     except Exception as exc:
         raise CorruptFileError(f"{path} could not be read ({exc}). Regenerate it with: {REGENERATE_COMMAND}") from exc
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (16, 16, 3) or len(labels) != len(images):
+    if (images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (16, 16, 3)
+            or len(labels) != len(images)):
         raise CorruptFileError(f"{path} has unexpected contents. Regenerate it with: {REGENERATE_COMMAND}")
     return images, labels.astype(np.int64)
 
@@ -266,9 +267,10 @@ def save_gallery(path: PathLike, images: np.ndarray, labels: np.ndarray, per_cla
     draw = ImageDraw.Draw(canvas)
     for c, name in enumerate(CLASS_NAMES):
         idx = np.nonzero(labels == c)[0]
-        # one variation per base design when there are enough
-        picks = idx[::VARIATIONS_PER_BASE][:per_class] if len(idx) >= per_class * VARIATIONS_PER_BASE \
-            else idx[:per_class]
+        if len(idx) >= per_class * VARIATIONS_PER_BASE:
+            picks = idx[::VARIATIONS_PER_BASE][:per_class]            # one variation per base design
+        else:
+            picks = idx[:per_class]
         if label_rows:
             draw.text((4, c * cell + gap + 8 * scale - 6), name, fill=(0, 0, 0))
         for j, i in enumerate(picks):

@@ -8,7 +8,6 @@ import argparse
 import shlex
 import sys
 import time
-from pathlib import Path
 
 from dlhelpers.devices import DEVICE_CHOICES
 from dlhelpers.samplers import SAMPLERS
@@ -110,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train the ContextUnet on the sprites (resumes after a kill)")
-    t.add_argument("--preset", choices=sorted(PRESETS), default="course", help="a named recipe (dlhelpers.training.PRESETS)")
+    t.add_argument("--preset", choices=sorted(PRESETS), default="course",
+                   help="a named recipe (dlhelpers.training.PRESETS)")
     t.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     t.add_argument("--out", default=None, help="folder for weights and manifest (default data/weights)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")

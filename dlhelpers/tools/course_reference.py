@@ -25,8 +25,10 @@ class CourseResidualConvBlock(nn.Module):
         super().__init__()
         self.same_channels = in_channels == out_channels
         self.is_res = is_res
-        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels), nn.GELU())
-        self.conv2 = nn.Sequential(nn.Conv2d(out_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels), nn.GELU())
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels),
+                                   nn.GELU())
+        self.conv2 = nn.Sequential(nn.Conv2d(out_channels, out_channels, 3, 1, 1), nn.BatchNorm2d(out_channels),
+                                   nn.GELU())
 
     def forward(self, x):
         if self.is_res:

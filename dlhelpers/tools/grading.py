@@ -92,7 +92,9 @@ def nbgrader_env() -> dict:
     """The environment for nbgrader: this Python's ``bin`` first on PATH (nbgrader runs ``alembic`` from there), and
     ``CI=true`` unless ``DLHELPERS_GRADE_FULL_SIZE`` is set: the notebooks' shortened runs (notebook 3 trains for
     18 s, not 5 min), the same graded checks."""
-    env = dict(os.environ, **({} if os.environ.get("DLHELPERS_GRADE_FULL_SIZE") else {"CI": "true"}))
+    env = dict(os.environ)
+    if not os.environ.get("DLHELPERS_GRADE_FULL_SIZE"):
+        env["CI"] = "true"
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
 
@@ -132,7 +134,7 @@ def _kill_tree(popen: subprocess.Popen) -> None:
     try:
         import psutil
         pids = [c.pid for c in psutil.Process(popen.pid).children(recursive=True)]
-    except Exception:  # psutil missing or the process already gone: the kernels notice their parent died
+    except Exception:  # noqa: BLE001 - psutil missing or the process gone: the kernels notice their parent died
         pids = []
     for pid in pids:
         try:
@@ -298,13 +300,12 @@ def format_totals(rows: list[dict]) -> str:
     """A short per-student, per-notebook summary of score rows (and how many answers wait for a manual grade)."""
     totals: dict = {}
     for r in rows:
-        s, m, statuses = totals.setdefault((r["student"], r["notebook"]), [0.0, 0.0, []])
-        totals[(r["student"], r["notebook"])] = [s + r["score"], m + r["max_score"], statuses + [r["status"]]]
+        key = (r["student"], r["notebook"])
+        score, max_score, statuses = totals.get(key, (0.0, 0.0, []))
+        totals[key] = (score + r["score"], max_score + r["max_score"], statuses + [r["status"]])
     lines = []
     for (st, nb), (s, m, statuses) in totals.items():
         auto = [x for x in statuses if x != "manual"]
         note = f" + {statuses.count('manual')} written answer(s) to grade by hand" if "manual" in statuses else ""
         lines.append(f"{st:<20} {nb:<24} {s:g}/{m:g}  {auto[0] if auto else 'graded'}{note}")
     return "\n".join(lines)
-
-

@@ -142,8 +142,8 @@ def student_copy(nb, name: str = "notebook"):
 
     Solution regions → the code stub (text stub in markdown) at the region's indentation; a solution cell without
     a region → the stub alone; hidden tests removed; outputs and execution counts cleared; graded cells locked
-    (solutions not deletable; checks and read-only cells neither deletable nor editable). A solution or hidden-test region outside a cell marked for it is
-    a ValueError, as in nbgrader.
+    (solutions not deletable; checks and read-only cells neither deletable nor editable). A solution or hidden-test
+    region outside a cell marked for it is a ValueError, as in nbgrader.
     """
     nb = copy.deepcopy(nb)
     for i, cell in enumerate(nb.cells):

@@ -134,12 +134,16 @@ def merge_catalogue(path: Path, lang: str, items: list, title: str) -> dict:
             counts["kept"] += 1
         elif msgid in by_id:
             was = by_id[msgid]
-            entry.msgstr, entry.flags, entry.previous_msgid = was.msgstr, list(was.flags), was.previous_msgid
+            entry.msgstr = was.msgstr
+            entry.flags = list(was.flags)
+            entry.previous_msgid = was.previous_msgid
             counts["kept"] += 1
         else:
             match = max(orphans, key=lambda e: difflib.SequenceMatcher(None, e.msgid, msgid).ratio(), default=None)
             if match is not None and difflib.SequenceMatcher(None, match.msgid, msgid).ratio() >= FUZZY_RATIO:
-                entry.msgstr, entry.flags, entry.previous_msgid = match.msgstr, ["fuzzy"], match.msgid
+                entry.msgstr = match.msgstr
+                entry.flags = ["fuzzy"]
+                entry.previous_msgid = match.msgid
                 orphans.remove(match)
                 counts["fuzzy"] += 1
             else:
@@ -175,8 +179,11 @@ def extract_messages(root: Path = REPO_ROOT) -> list:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and needs_words(arg.value):
                     found.setdefault(arg.value, (path.relative_to(root).as_posix(), str(node.lineno)))
             if "checks" in path.parts:       # hint tables: (wrong answer, "hint") pairs handed to _fail later
-                docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(
-                    n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)}
+                docstrings = set()
+                for n in ast.walk(tree):
+                    can_have_docstring = isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                    if can_have_docstring and n.body and isinstance(n.body[0], ast.Expr):
+                        docstrings.add(id(n.body[0].value))
                 for node in ast.walk(tree):
                     if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
                             and node.value.count(" ") >= 3 and needs_words(node.value)):
@@ -193,7 +200,9 @@ def extract_messages(root: Path = REPO_ROOT) -> list:
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call):
                     continue
-                texts = [node.args[0]] if getattr(node.func, "id", None) in ("say", "tr", "fmt") and node.args else []
+                texts = []
+                if getattr(node.func, "id", None) in ("say", "tr", "fmt") and node.args:
+                    texts.append(node.args[0])
                 texts += [k.value for k in node.keywords if k.arg == "what"]        # reveal(…, what="…")
                 for t in texts:
                     if isinstance(t, ast.Constant) and isinstance(t.value, str) and needs_words(t.value):
@@ -237,7 +246,12 @@ def count(path: Path, msgids, name: str) -> Status:
     counts = {"translated": 0, "fuzzy": 0, "missing": 0}
     for msgid in msgids:
         e = entries.get(msgid)
-        counts["missing" if e is None or not e.msgstr else "fuzzy" if "fuzzy" in e.flags else "translated"] += 1
+        if e is None or not e.msgstr:
+            counts["missing"] += 1
+        elif "fuzzy" in e.flags:
+            counts["fuzzy"] += 1
+        else:
+            counts["translated"] += 1
     return Status(name, **counts)
 
 
@@ -250,13 +264,15 @@ def status(notebook: PathLike, lang: str, folder: Optional[PathLike] = None) -> 
 
 
 def status_row(s: Status) -> str:
-    return f"{s.notebook:<28}{s.translated:>11}{s.fuzzy:>7}{s.missing:>9}{100 * s.translated / max(s.total, 1):>6.0f}%"
+    done = 100 * s.translated / max(s.total, 1)                     # percent
+    return f"{s.notebook:<28}{s.translated:>11}{s.fuzzy:>7}{s.missing:>9}{done:>6.0f}%"
 
 
 def status_table(notebooks: list, lang: str, folder: Optional[PathLike] = None) -> str:
     """The ``i18n-status`` table of ``notebooks`` (paths), one row each and a total."""
     rows = [status(p, lang, folder) for p in notebooks]
-    total = Status("all", *(sum(getattr(r, k) for r in rows) for k in ("translated", "fuzzy", "missing")))
+    total = Status("all", translated=sum(r.translated for r in rows), fuzzy=sum(r.fuzzy for r in rows),
+                   missing=sum(r.missing for r in rows))
     return "\n".join([f"{'notebook':<28}{'translated':>11}{'fuzzy':>7}{'missing':>9}{'done':>7}"]
                      + [status_row(r) for r in rows + [total]])
 

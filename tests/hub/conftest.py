@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 HUB_DIR = Path(__file__).resolve().parents[2] / "hub"
-if str(HUB_DIR) not in sys.path:
-    sys.path.insert(0, str(HUB_DIR))  # hub/local_hub.py: the local hub launcher (shared with the load script)
+TESTS_DIR = Path(__file__).resolve().parents[1]
+for folder in (HUB_DIR, TESTS_DIR):   # hub/local_hub.py: the local hub launcher; tests/support.py: the exercise cut
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 def pytest_configure(config):

@@ -1,15 +1,16 @@
 """A class on JupyterHub with nbgrader's exchange, end to end (docs/DEPLOYING.md walks through the same steps).
 
 One hub (hub/jupyterhub_config.py, local mode: shared-password logins, SimpleLocalProcessSpawner, loopback ports,
-configurable-http-proxy from npm). The instructor builds the course (``python -m dlhelpers course``), logs in
-through Chromium and, with Formgrader's REST API in that browser session, adds the roster, generates and releases
-notebook 02 (docs/DEPLOYING.md uses 01; the steps are the same). Students:
+configurable-http-proxy from npm). The instructor builds the course (``python -m dlhelpers course``), adds an
+assignment of notebook 02's exercises to its source, logs in through Chromium and, with Formgrader's REST API in
+that browser session, adds the roster, generates and releases it (docs/DEPLOYING.md uses 01; the steps are the
+same). Students:
 
-- alice, bob, carol log in through Chromium; alice submits an untouched copy, then the solved one (the course
-  source's solutions; the resubmission must replace the first); bob submits a planted wrong answer in the last
-  exercise; carol submits the notebook untouched;
-- dave (a submission that is not notebook JSON), erin (the solved notebook, renamed) and frank (never fetched;
-  tries to submit) use API tokens.
+- alice logs in through Chromium, fetches and submits her untouched copy in the Assignments tab, then the solved
+  one (the course source's solutions; the resubmission must replace the first);
+- with API tokens: bob submits a planted wrong answer in the last exercise; carol the notebook untouched, twice;
+  dave a submission that is not notebook JSON; erin the solved notebook, renamed; frank never fetches and tries
+  to submit.
 
 The instructor collects, autogrades each submission, generates and releases feedback; students fetch it. The
 scores in nbgrader's gradebook (Formgrader's submissions table) must match what each student did, computed from
@@ -26,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 pytestmark = pytest.mark.hub
@@ -40,17 +42,23 @@ from local_hub import LocalHub, missing_requirements  # noqa: E402  (hub/, put o
 if missing_requirements():
     pytest.skip("the hub needs " + ", ".join(missing_requirements()), allow_module_level=True)
 
-from browser_steps import fetch_and_submit_in_assignments_tab, login, nbgrader_menu  # noqa: E402
-from nbgrader_helpers import (BrowserClient, TokenClient, contents_path, feedback_files, gradebook_grades,  # noqa: E402
-                              graded_cells, inbound_latest, plant_wrong_answer, solved)
+from browser_steps import fetch_and_submit_in_assignments_tab, login, nbgrader_menu  # noqa: E402 - after the skips
+from nbgrader_helpers import (BrowserClient, TokenClient, contents_path,  # noqa: E402 - after the skips above
+                              feedback_files, gradebook_grades, graded_cells, inbound_latest, plant_wrong_answer,
+                              solved)
+from support import exercise_notebook  # noqa: E402 - tests/ is put on sys.path by tests/hub/conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
-# Notebook 02: the cheapest to execute (~15 s, against ~70 s for 01), and autograde runs it once per submission.
-# Nothing here depends on which notebook it is (graded cells, points and functions come from its metadata).
-COURSE, ASSIGNMENT = "diffusion-models", "02_unet_embeddings"
+# The assignment: notebook 02's exercises cut out of the course's own source (tests/support.py exercise_notebook:
+# its setup cell and graded cells, checks and hidden tests as they are), so that autograde, which runs it once per
+# submission, takes seconds; the whole notebook runs under nbval and in the browser test. Nothing here depends on
+# which notebook it is (graded cells, points and functions come from its metadata).
+COURSE, ASSIGNMENT, CUT_FROM = "diffusion-models", "02_exercises", "02_unet_embeddings"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-BROWSER_STUDENTS = ("alice", "bob", "carol")
-TOKEN_STUDENTS = ("dave", "erin", "frank")
+# alice logs in and submits through Chromium (a login costs ~12 s of the run); the others use API tokens, which
+# reach the same REST endpoints the Assignments tab calls.
+BROWSER_STUDENTS = ("alice",)
+TOKEN_STUDENTS = ("bob", "carol", "dave", "erin", "frank")
 STUDENTS = BROWSER_STUDENTS + TOKEN_STUDENTS
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -66,7 +74,11 @@ def build_course(home: Path) -> Path:
     proc = subprocess.run([sys.executable, "-m", "dlhelpers", "course", "--course-dir", str(course)], cwd=home,
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"python -m dlhelpers course failed:\n{proc.stdout}{proc.stderr}"
-    assert (course / "source" / ASSIGNMENT / NOTEBOOK).exists(), proc.stdout
+    whole = course / "source" / CUT_FROM / f"{CUT_FROM}.ipynb"
+    assert whole.exists(), proc.stdout
+    (course / "source" / ASSIGNMENT).mkdir()     # an assignment of the instructor's own, beside the course's
+    cut = exercise_notebook(nbformat.read(str(whole), as_version=4))
+    nbformat.write(cut, str(course / "source" / ASSIGNMENT / NOTEBOOK))
     return course
 
 
@@ -282,7 +294,7 @@ def test_each_graded_student_gets_feedback(cls):
         assert len(files) == 1, f"{s}: {files}"
         score = cls["table"][s]["score"]
         assert f"Score: {score:.1f} / {total:.1f}" in files[0].read_text(errors="replace")
-    assert not any(cls["feedback"][s] for s in TOKEN_STUDENTS)  # no grade, no feedback
+    assert not any(cls["feedback"][s] for s in ("dave", "erin", "frank"))  # no grade, no feedback
 
 
 def test_hub_proxy_and_servers_are_stopped(cls):

@@ -1,4 +1,5 @@
-"""Shared machinery of the exercise checks: instant feedback in one or two lines, and a failed cell (0 points) when the answer is wrong.
+"""Shared machinery of the exercise checks: instant feedback in one or two lines, and a failed cell (0 points)
+when the answer is wrong.
 
 Each ``check_*`` receives the student's function (never reads notebook globals), tests type, then shape, then
 values against the ``dlhelpers`` reference on cases chosen to catch the classic mistakes, and either prints one
@@ -36,7 +37,7 @@ def _call(name, fn, *args):
         _fail(name, "not implemented yet — replace `raise NotImplementedError()` with your code in the cell above")
     except ExerciseError:
         raise
-    except Exception as exc:  # the student's own bug: report it briefly
+    except Exception as exc:  # noqa: BLE001 - the student's own bug, whatever its type: report it briefly
         _fail(name, "your function raised {0}: {1}", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else '')
 
 

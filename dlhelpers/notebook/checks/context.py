@@ -93,8 +93,9 @@ def check_mix_contexts(fn):
             raw = _close(out.cpu(), want * sum(weights))
             hint = "divide by the sum even when it is below 1" if raw and weights is not cases[0] else None
             hint = hint or _mix_hint(out.cpu(), weights)
-            _fail(name, hint or fmt("for weights {0} expected {1}, got {2}", list(weights),
-                                    [round(v, 3) for v in want[0].tolist()], [round(v, 3) for v in out.cpu()[0].tolist()]))
+            expected = [round(v, 3) for v in want[0].tolist()]
+            got = [round(v, 3) for v in out.cpu()[0].tolist()]
+            _fail(name, hint or fmt("for weights {0} expected {1}, got {2}", list(weights), expected, got))
     zero = _call(name, fn, [0.0] * 5)
     if zero is None:
         _fail(name, "for all-zero weights return the all-zero (1, 5) row (the null context), not None")

@@ -61,7 +61,8 @@ def check_interpolate(fn):
     name = "interpolate"
     x0, eps = torch.randn(2, 16, 3, 16, 16, generator=torch.Generator().manual_seed(3))   # 2 × (B, C, H, W)
     t = _TIMES.clone()
-    out = _call(name, fn, x0_in := x0.clone(), eps_in := eps.clone(), t_in := t.clone())
+    x0_in, eps_in, t_in = x0.clone(), eps.clone(), t.clone()          # copies, so that a change in place shows
+    out = _call(name, fn, x0_in, eps_in, t_in)
     if not (torch.equal(x0_in, x0) and torch.equal(eps_in, eps) and torch.equal(t_in, t)):
         _fail(name, "your function changed x0, eps or t in place; compute a new tensor instead")
     if isinstance(out, torch.Tensor) and out.shape == x0.shape:
@@ -143,9 +144,10 @@ def _flow_loss_case(fn, B: int, seed: int):
     out, model, x0, context = _loss_run(fn, B, seed)
     if isinstance(out, float):
         _fail(name, "expected a scalar (0-d) tensor, got a Python float: return the loss tensor itself, not .item()")
-    if not isinstance(out, torch.Tensor) or out.ndim != 0:
-        _fail(name, "expected a scalar (0-d) tensor, got {0}", f"{type(out).__name__} {tuple(out.shape)}" if isinstance(
-            out, torch.Tensor) else type(out).__name__)
+    if not isinstance(out, torch.Tensor):
+        _fail(name, "expected a scalar (0-d) tensor, got {0}", type(out).__name__)
+    if out.ndim != 0:
+        _fail(name, "expected a scalar (0-d) tensor, got {0}", f"{type(out).__name__} {tuple(out.shape)}")
     if not out.requires_grad:
         _fail(name, "return the loss tensor itself (no .item(), .detach() or torch.no_grad): backward() needs it")
     if not model.calls:
@@ -224,7 +226,8 @@ def _euler_run(fn, steps: int, B: int = 4, seed: int = 0):
     x_T = torch.randn(B, 3, 16, 16, generator=g)                                 # (B, C, H, W)
     context = F.one_hot(torch.arange(B) % 5, 5).float()
     model = StandInModel((3, 16, 16), seed=seed + 2, n_context=5)
-    out = _call("euler_sample", fn, model, x_in := x_T.clone(), context.clone(), steps)
+    x_in = x_T.clone()                                                           # a copy, so that a change shows
+    out = _call("euler_sample", fn, model, x_in, context.clone(), steps)
     if not torch.equal(x_in, x_T):
         _fail("euler_sample", "x_T was changed in place; start with x = x_T.clone()")
     return x_T, context, model, out

@@ -52,14 +52,19 @@ def check_add_noise(fn):
     name, s = "add_noise", _SCHEDULE
     x0, noise = torch.randn(2, 16, 3, 16, 16, generator=torch.Generator().manual_seed(1))   # 2 × (B, C, H, W)
     t = torch.tensor([1, 500, 250, 3, 77, 420, 130, 499, 10, 300, 2, 460, 50, 200, 350, 100])       # (B,)
-    out = _call(name, fn, x0_in := x0.clone(), t_in := t.clone(), noise_in := noise.clone(), s)
+    # the student gets copies, so that a change made in place shows
+    x0_in, t_in, noise_in = x0.clone(), t.clone(), noise.clone()
+    out = _call(name, fn, x0_in, t_in, noise_in, s)
     if not (torch.equal(x0_in, x0) and torch.equal(noise_in, noise) and torch.equal(t_in, t)):
         _fail(name, "your function changed x0, t or noise in place; compute a new tensor instead")
     ab = s.alpha_bar[t]                                                  # (B,)
-    if isinstance(out, torch.Tensor) and out.shape == x0.shape and _close(out, ab.sqrt() * x0 + (1 - ab).sqrt() * noise):
+    # B = 16 = the image width: an ᾱ_t of shape (B,) that is not reshaped broadcasts along the width without an error
+    unshaped = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    if isinstance(out, torch.Tensor) and out.shape == x0.shape and _close(out, unshaped):
         _fail(name, "ᾱ_t of shape (B,) was broadcast along the image width; reshape it to (B, 1, 1, 1)")
     _expect_tensor(name, out, x0.shape)
-    if _close(out, want := s.add_noise(x0, t, noise)):
+    want = s.add_noise(x0, t, noise)
+    if _close(out, want):
         return _ok(name, "x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε for 16 images, each at its own t")
     ab, a, ab_prev = (v.view(-1, 1, 1, 1) for v in (ab, s.alpha[t], s.alpha_bar[t - 1]))   # (B, 1, 1, 1)
     hints = [
@@ -70,10 +75,13 @@ def check_add_noise(fn):
         (ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * noise,
          "off by one: index alpha_bar with t itself (index 0 is the clean image), not t − 1"),
     ]
-    [_fail(name, hint) for value, hint in hints if _close(out, value)]
+    for value, hint in hints:
+        if _close(out, value):
+            _fail(name, hint)
     right = [bool(_close(out[i], want[i])) for i in range(len(t))]
     if any(right):
-        _fail(name, "right for {0} of {1} images: index ᾱ with each image's own t, shaped (B, 1, 1, 1)", sum(right), len(t))
+        _fail(name, "right for {0} of {1} images: index ᾱ with each image's own t, shaped (B, 1, 1, 1)",
+              sum(right), len(t))
     _fail(name, "values differ from √ᾱ_t·x0 + √(1−ᾱ_t)·ε (max error {0:.3g})", (out - want).abs().max())
 
 
@@ -93,7 +101,10 @@ class _Oracle(torch.nn.Module):
     """ε̂(x_t, t/T, c) = (x_t − √ᾱ_t x0(c)) / √(1 − ᾱ_t): exact for a correct x_t; records what it is given."""
     def __init__(self, schedule, decoder, offset: float = 0.0):
         super().__init__()
-        self.schedule, self.decoder, self.calls = schedule, decoder, []   # offset: a weight, so loss has a gradient
+        self.schedule = schedule
+        self.decoder = decoder
+        self.calls = []
+        # the offset is a weight, so that the loss has a gradient
         self.offset = torch.nn.Parameter(torch.tensor(float(offset)))
 
     def eps(self, x, t, c):
@@ -126,16 +137,21 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
               + (": return the loss tensor itself, not .item()" if isinstance(out, float) else ""))
     if not out.requires_grad:
         _fail(name, "return the loss tensor itself (no .item(), .detach() or torch.no_grad): backward() needs it")
-    (x, t, c), T = oracle.calls[-1] if oracle.calls else _fail(name, "the model was never called"), s.timesteps
+    if not oracle.calls:
+        _fail(name, "the model was never called")
+    x, t, c = oracle.calls[-1]
+    T = s.timesteps
     if t.numel() != B:
         _fail(name, "the model got {0} timesteps for {1} images; give every image its own t", t.numel(), B)
     if t.max() > 1.0001:
         _fail(name, "pass the normalised time t / T to the model, not the integer t")
-    if not torch.allclose(k := t * T, k.round(), atol=1e-3):
+    k = t * T                                                        # the integer timesteps, if t / T was passed
+    if not torch.allclose(k, k.round(), atol=1e-3):
         _fail(name, "t must be an integer timestep in 1…T (torch.randint) before you divide by T")
     if len(torch.unique(k.round())) < 10:
         _fail(name, "all images share (almost) the same t; draw a random t per image with torch.randint")
-    if (k := k.round().long()).min() < 1:                           # B = 16 T: P(no t = 0 drawn) ≈ 1e-7
+    k = k.round().long()
+    if k.min() < 1:                                                  # B = 16 T: P(no t = 0 drawn) ≈ 1e-7
         _fail(name, "t = 0 was drawn{0}; draw t from 1…T, torch.randint(1, T + 1, …)", where)
     if k.max() < T or len(torch.unique(k)) < 0.9 * T:
         _fail(name, "t never reached T = {0} or skipped many levels{1}; draw uniformly from 1…T with "
@@ -162,7 +178,8 @@ def _loss_case(fn, s: NoiseSchedule, B: int, name: str, where: str):
         if 1.8 < loss < 2.2:
             _fail(name, got + fmt("the target is another noise than the one inside x_t; draw ε once, use it for both"))
         _fail(name, got + fmt("compare the model's output with the noise ε inside x_t, using mse_loss"))
-    out = _call(name, fn, _Oracle(s, decoder, offset=0.5), x0, context, s, torch.Generator().manual_seed(0))   # MSE 0.25
+    # a model off by 0.5 everywhere: the MSE is 0.25
+    out = _call(name, fn, _Oracle(s, decoder, offset=0.5), x0, context, s, torch.Generator().manual_seed(0))
     out = float(out.detach()) if isinstance(out, torch.Tensor) else float('nan')
     if not math.isclose(out, 0.25, rel_tol=1e-3):
         what = "the sum instead of the mean?" if out > 2 else "the mean of the squared error?"
@@ -197,7 +214,8 @@ def _drop(name, fn, context, p, seed, global_seed=0):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(global_seed)
         try:
-            out = _call(name, fn, c_in := context.clone(), p, torch.Generator().manual_seed(seed))
+            c_in = context.clone()                                   # a copy, so that a change in place shows
+            out = _call(name, fn, c_in, p, torch.Generator().manual_seed(seed))
         except ExerciseError as exc:
             if "must match the size" in str(exc):
                 _fail(name, "a (B,) mask does not line up with the rows of a (B, K) context; shape it (B, 1)")
@@ -209,7 +227,8 @@ def _drop(name, fn, context, p, seed, global_seed=0):
                     "to the null context (all zeros)", out.shape[0], context.shape[0])
     _expect_tensor(name, out, context.shape)
     zero, same = (out == 0).all(1), (out - context).abs().max(1).values < 1e-6        # (B,), (B,)
-    if (odd := ~zero & ~same).any():
+    odd = ~zero & ~same                                                                 # (B,)
+    if odd.any():
         o, c = out[odd], context[odd]
         if _close(o[o != 0], c[o != 0] / (1 - p)):
             _fail(name, "kept contexts were multiplied by 1/(1 − p_uncond) = {0:.3g}, as F.dropout does for "
@@ -225,14 +244,19 @@ def check_context_dropout(fn):
     """fn(context (B, K), p_uncond, generator) → (B, K): each row zeroed with probability p_uncond, one draw each."""
     name, B = "drop_context", 4000
     context = torch.rand(B, 5, generator=torch.Generator().manual_seed(3)) + 0.1         # (B, K), no zero entry
-    if all(bool(z.all()) or not z.any() for z in (_drop(name, fn, context, 0.5, k)[1] for k in range(4))):
+    # four seeds, run one at a time until a batch has some rows dropped and some kept
+    dropped = (_drop(name, fn, context, 0.5, k)[1] for k in range(4))
+    if all(bool(z.all()) or not z.any() for z in dropped):
         _fail(name, "every image was dropped together, or none: one draw for the whole batch; draw one per image")
     for p in (0.1, 0.3, 0.0, 1.0):
         frac = _drop(name, fn, context, p, 11)[1].float().mean().item()
         if abs(frac - p) > 0.03:
-            why = ("is your comparison the wrong way round? You dropped with probability 1 − p_uncond"
-                   if abs(frac - (1 - p)) < 0.03 else "is p_uncond hard-coded? Use the argument"
-                   if p == 0.3 and abs(frac - 0.1) < 0.03 else "drop an image when its uniform draw is below p_uncond")
+            if abs(frac - (1 - p)) < 0.03:
+                why = "is your comparison the wrong way round? You dropped with probability 1 − p_uncond"
+            elif p == 0.3 and abs(frac - 0.1) < 0.03:
+                why = "is p_uncond hard-coded? Use the argument"
+            else:
+                why = "drop an image when its uniform draw is below p_uncond"
             _fail(name, "dropped {0:.1%} of the contexts with p_uncond = {1}: {2}", frac, p, why)
     runs = [_drop(name, fn, context, 0.5, seed, global_seed)[0] for seed, global_seed in ((7, 1), (7, 2), (8, 1))]
     if not torch.equal(runs[0], runs[1]) or torch.equal(runs[0], runs[2]):
@@ -245,7 +269,8 @@ class _BiasModel(torch.nn.Module):
     """ε̂ = b_c everywhere (one number per colour channel): loss ≈ 1 + mean(b²), ∂loss/∂b_c ≈ (2/3)·b_c."""
     def __init__(self):
         super().__init__()
-        self.b, self.contexts = torch.nn.Parameter(torch.full((3,), 0.5)), []
+        self.b = torch.nn.Parameter(torch.full((3,), 0.5))
+        self.contexts = []
 
     def forward(self, x, t, c=None):
         self.contexts.append(c)
@@ -268,7 +293,8 @@ def check_train_step(fn):
     """fn(model, optimizer, x0, context, schedule, generator, p_uncond) → the batch's loss as a float, after one
     optimizer step on my_loss of the contexts after my_drop_context."""
     name, lr = "train_step", 0.3
-    out, delta, before, context = _step(fn, name, model := _BiasModel(), lr, leftover=100.0)
+    model = _BiasModel()
+    out, delta, before, context = _step(fn, name, model, lr, leftover=100.0)
     if not model.contexts:
         _fail(name, "the model was never called: compute the loss with my_loss")
     if model.contexts[-1] is None or not torch.equal(model.contexts[-1], context):
@@ -289,9 +315,11 @@ def check_train_step(fn):
     if not math.isclose(out, 1.25, rel_tol=0.02):
         _fail(name, "expected the batch's loss ≈ 1.25 for this model, got {0:.4g}: return loss.item() of my_loss "
                     "(does my_loss pass its check?)", out)
-    _step(fn, name, model := _BiasModel(), lr)
+    model = _BiasModel()
+    _step(fn, name, model, lr)
     _, delta2, before2, _ = _step(fn, name, model, lr, seed=1)          # a second call on the same model
-    if not torch.allclose(delta2, want2 := -lr * (2 / 3) * before2, rtol=0.1):
+    want2 = -lr * (2 / 3) * before2
+    if not torch.allclose(delta2, want2, rtol=0.1):
         _fail(name, "the second call moved the weights by {0:.3f}, expected ≈ {1:.3f}: the gradients of the first "
                     "call were added in; call optimizer.zero_grad() before loss.backward()", delta2[0], want2[0])
     losses = []
@@ -302,7 +330,9 @@ def check_train_step(fn):
     if losses[0] != losses[1] or losses[0] == losses[2]:
         _fail(name, "the loss did not follow the generator you were given: pass `generator` on to my_loss")
     for p in (1.0, 0.5):
-        context, seen = _step(fn, name, model := _BiasModel(), lr, seed=2, p_uncond=p)[3], model.contexts[-1]
+        model = _BiasModel()
+        context = _step(fn, name, model, lr, seed=2, p_uncond=p)[3]
+        seen = model.contexts[-1]                                       # what the model got
         frac = (seen == 0).all(1).float().mean().item() if getattr(seen, "shape", None) == context.shape else -1.0
         if not (0 <= frac and ((seen == 0).all(1) | (seen == context).all(1)).all() and abs(frac - p) < 0.1):
             _fail(name, "with p_uncond = {0} the model should get {1:.0%} null contexts, it got {2:.0%}: pass the "

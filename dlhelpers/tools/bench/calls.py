@@ -5,7 +5,8 @@ DPM-Solver++(2M) (Lu et al., arXiv:2211.01095) on the DDPM model, Euler and Heun
 (Lipman et al., arXiv:2210.02747; Karras et al., arXiv:2206.00364, Algorithm 1) — and each budget of network calls
 in ``CALLS``, the largest number of steps that fits the budget is run from the same x_T and contexts (Heun's
 2·steps − 1 calls cannot be even: it runs the odd count just below). Each row: the calls actually made, context
-accuracy ± 1.96 s.e. (binomial), sprite FD ± 1.96 s.e. (jackknife over 10 interleaved blocks), FD ÷ DDPM-500's, wall time.
+accuracy ± 1.96 s.e. (binomial), sprite FD ± 1.96 s.e. (jackknife over 10 interleaved blocks), FD ÷ DDPM-500's,
+wall time.
 """
 from __future__ import annotations
 

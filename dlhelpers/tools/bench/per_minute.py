@@ -100,16 +100,17 @@ def write(trial_json: str | Path, table: Path = TABLE, plot: Path = PLOT, per_cl
     from dlhelpers.pretrained import read_manifest
     record, made = json.loads(Path(trial_json).read_text()), read_manifest()
     marks = ",".join(f"{float(m):g}" for m in record.get("per_minute", {}))
+    course_label = "course (n_feat 64, ε on DDPM's path: the run replayed, then the shipped final weights)"
     rows = {"student (" + record["label"] + ")": student_points(record),
-            "course (n_feat 64, ε on DDPM's path: the run replayed, then the shipped final weights)": course_points(replay_dir, per_class)}
+            course_label: course_points(replay_dir, per_class)}
     L = ["## Quality per training minute (2 CPU threads, 500 sprites, 25 network calls per sprite)", "",
          f"Student preset: `python -m dlhelpers bench-recipes --trial {record['key']} --steps {record['steps']} "
          f"--minutes {marks} --out data/trial_records/student` — raw weights at each minute mark, EMA at the end, "
          "flow Euler-25. Course "
          "preset: `bench-recipes --course-replay --out runs/course_minutes` replays the shipped run (same preset, "
          "seed and recipe) to the step that run had reached after 1, 2, 5, 10 and 20 minutes at its average rate "
-         f"(its manifest: {made['steps']:,} steps in {made['wall_time_s'] / 60:.1f} min on {made['machine']['threads']} "
-         "threads), EMA weights there, then the shipped final weights; "
+         f"(its manifest: {made['steps']:,} steps in {made['wall_time_s'] / 60:.1f} min on "
+         f"{made['machine']['threads']} threads), EMA weights there, then the shipped final weights; "
          f"DDIM-25. Then `bench-recipes --per-minute data/trial_records/student/{record['key']}.json --out "
          "runs/course_minutes`; "
          "`dlhelpers.tools.bench.per_minute` says how each point is made. Minutes are wall time on the day of each "

@@ -146,7 +146,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
         elapsed = (time.perf_counter() - start) / 60
         for m in minutes:
             if m not in marks and elapsed >= m:
-                marks[m] = (step, round(elapsed * 60, 1), {k: v.detach().clone() for k, v in model.state_dict().items()})
+                weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                marks[m] = (step, round(elapsed * 60, 1), weights)
 
     result = train(model, SpriteDataset(), schedule, cfg, progress=False, callback=keep_at_minutes if minutes else None)
     ema = ContextUnet(**arch)
@@ -228,7 +229,8 @@ def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, 
     natural = lambda p: (p.stem.rstrip("0123456789"), int(p.stem[len(p.stem.rstrip("0123456789")):] or 0))  # S2 < S10
     records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"), key=natural)]
     if not records:
-        raise ValueError(f"out_dir {str(out_dir)!r} holds no trial results; run: python -m dlhelpers bench-recipes --trial A")
+        raise ValueError(f"out_dir {str(out_dir)!r} holds no trial results; "
+                         "run: python -m dlhelpers bench-recipes --trial A")
     steps = sorted({r["steps"] for r in records})
     text = (f"## Training recipes tried ({'/'.join(map(str, steps))} steps each, 500 sprites, 100 per class)\n\n"
             f"`python -m dlhelpers bench-recipes --trial KEY` for each trial, then `--table`; "

@@ -149,7 +149,7 @@ def _define(setup: str, code: str) -> dict:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compiled, ns)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise FixtureError(f"the answer raised while being defined: {type(exc).__name__}: {exc}") from exc
     for value in list(ns.values()):
         fn_code = getattr(value, "__code__", None)

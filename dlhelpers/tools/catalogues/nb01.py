@@ -47,7 +47,8 @@ X0_WRONG = {
     "1 - alpha_bar without sqrt": "    ab = schedule.alpha_bar[t]\n    return (x_t - (1 - ab) * eps) / ab.sqrt()",
     "alpha instead of alpha_bar": "    a = schedule.alpha[t]\n    return (x_t - (1 - a).sqrt() * eps) / a.sqrt()",
     "plus instead of minus": "    ab = schedule.alpha_bar[t]\n    return (x_t + (1 - ab).sqrt() * eps) / ab.sqrt()",
-    "divide by alpha_bar, not its root": "    ab = schedule.alpha_bar[t]\n    return (x_t - (1 - ab).sqrt() * eps) / ab",
+    "divide by alpha_bar, not its root":
+        "    ab = schedule.alpha_bar[t]\n    return (x_t - (1 - ab).sqrt() * eps) / ab",
 }
 X0_RIGHT = {
     "split fraction": "    ab = schedule.alpha_bar[t]\n    return x_t / ab.sqrt() - ((1 - ab) / ab).sqrt() * eps",
@@ -138,7 +139,8 @@ X0_HINTS = {
 }
 
 CATALOGUES = [
-    Catalogue("01", "nb01_ddpm_step", wrong_answers(STEP_HEAD, STEP_WRONG, STEP_HINTS), right_answers(STEP_HEAD, STEP_RIGHT)),
+    Catalogue("01", "nb01_ddpm_step", wrong_answers(STEP_HEAD, STEP_WRONG, STEP_HINTS),
+              right_answers(STEP_HEAD, STEP_RIGHT)),
     Catalogue("01", "nb01_predict_x0", wrong_answers(X0_HEAD, X0_WRONG, X0_HINTS), right_answers(X0_HEAD, X0_RIGHT)),
     Catalogue("01", "nb01_sample", wrong_answers(LOOP_HEAD, LOOP_WRONG), right_answers(LOOP_HEAD, LOOP_RIGHT)),
 ]

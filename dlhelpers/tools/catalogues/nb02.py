@@ -72,7 +72,8 @@ ONE_HOT_RIGHT = {
 
 
 CATALOGUES = [
-    Catalogue("02", "nb02_inject", wrong_answers(INJECT_HEAD, INJECT_WRONG), right_answers(INJECT_HEAD, INJECT_RIGHT), SETUP),
-    Catalogue("02", "nb02_one_hot_context", wrong_answers(ONE_HOT_HEAD, ONE_HOT_WRONG), right_answers(ONE_HOT_HEAD, ONE_HOT_RIGHT),
+    Catalogue("02", "nb02_inject", wrong_answers(INJECT_HEAD, INJECT_WRONG), right_answers(INJECT_HEAD, INJECT_RIGHT),
               SETUP),
+    Catalogue("02", "nb02_one_hot_context", wrong_answers(ONE_HOT_HEAD, ONE_HOT_WRONG),
+              right_answers(ONE_HOT_HEAD, ONE_HOT_RIGHT), SETUP),
 ]

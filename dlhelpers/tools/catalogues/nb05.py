@@ -72,7 +72,8 @@ ETA_WRONG = {
     "sigma squared times z": (_eta(noise="sigma ** 2 * z"), "not σ²·z"),
     "eps coefficient without sigma": (_eta(coef="(1 - ap).sqrt()"), "leave room for the fresh noise"),
     "sigma instead of sigma squared under the root": (_eta(coef="(1 - ap - sigma).sqrt()"), "subtract σ², not σ"),
-    "notebook 1's sigma = eta * sqrt(beta_t)": (_eta(sigma="eta * schedule.beta[t].sqrt()"), "notebook 1's DDPM choice"),
+    "notebook 1's sigma = eta * sqrt(beta_t)": (_eta(sigma="eta * schedule.beta[t].sqrt()"),
+                                                "notebook 1's DDPM choice"),
     "only the second factor of eq. 16": (_eta(sigma="eta * (1 - ab / ap).sqrt()"), "both factors of eq. 16"),
     "alpha_bar_t and alpha_bar_prev swapped in sigma": (
         _eta(sigma="eta * ((1 - ab) / (1 - ap)).sqrt() * (1 - ap / ab).sqrt()"), "swapped in σ"),
@@ -97,7 +98,8 @@ ETA_RIGHT = {
 
 
 CATALOGUES = [
-    Catalogue("05", "nb05_ddim_timesteps", wrong_answers(TS_HEAD, TS_WRONG), right_answers(TS_HEAD, TS_RIGHT), setup=TS_SETUP),
+    Catalogue("05", "nb05_ddim_timesteps", wrong_answers(TS_HEAD, TS_WRONG), right_answers(TS_HEAD, TS_RIGHT),
+              setup=TS_SETUP),
     Catalogue("05", "nb05_ddim_step", wrong_answers(STEP_HEAD, STEP_WRONG), right_answers(STEP_HEAD, STEP_RIGHT)),
     Catalogue("05", "nb05_ddim_eta_step", wrong_answers(ETA_HEAD, ETA_WRONG), right_answers(ETA_HEAD, ETA_RIGHT)),
 ]

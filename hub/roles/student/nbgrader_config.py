@@ -2,7 +2,7 @@
 # Students only fetch, submit and fetch feedback: they need the course id and the exchange, nothing else.
 import os
 
-c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+c = get_config()  # noqa: F821 - get_config() is provided by traitlets when it loads this file
 c.CourseDirectory.course_id = os.environ.get("DLHELPERS_COURSE_ID", "diffusion-models")
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
 # Who submits: nbgrader takes the Unix user name (every server of a SimpleLocalProcessSpawner or KubeSpawner hub
