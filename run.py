@@ -19,6 +19,7 @@ The decisions are pure functions of (platform, environment) -- ``plan`` returns 
 tests/test_launcher.py checks the Windows commands on any machine; ``main`` only carries them out.
 """
 import collections
+import hashlib
 import json
 import ntpath
 import os
@@ -114,13 +115,24 @@ def worker_count(env):
         raise LauncherError("TEST_WORKERS must be a whole number, not %r" % raw) from None
 
 
-def setup_steps(root, windows, env, python, extras):
-    """Create .venv if missing, install PyTorch (TORCH_SPEC) unless the venv imports it, then this package."""
+def install_stamp(root, windows, extras, project):
+    """The file that says this package is installed in .venv with these extras from this pyproject.toml (its text
+    ``project``): .venv/.dlhelpers-<extras>-<hash>.installed. Written once the setup succeeded; while it exists the
+    package install is skipped (pip's editable reinstall costs ~15 s each run), and an edit of pyproject.toml
+    changes the name, so new dependencies get installed."""
+    digest = hashlib.sha256((project + "\n" + ",".join(extras)).encode("utf-8")).hexdigest()[:12]
+    return _path(windows).join(root, ".venv", ".dlhelpers-%s-%s.installed" % ("-".join(extras) or "base", digest))
+
+
+def setup_steps(root, windows, env, python, extras, project=""):
+    """Create .venv if missing, install PyTorch (TORCH_SPEC) unless the venv imports it, then this package unless
+    its install stamp exists (the stamp goes in the plan's writes)."""
     py = venv_python(root, windows)
     pip = [py, "-m", "pip", "install", "-q"]
+    stamp = install_stamp(root, windows, extras, project)
     return [Step([python, "-m", "venv", _path(windows).join(root, ".venv")], None, ("exists", py)),
             Step(pip + [env.get("TORCH_SPEC") or DEFAULT_TORCH], None, ("succeeds", [py, "-c", "import torch"])),
-            Step(pip + ["-e", ".[%s]" % ",".join(extras) if extras else "."], None, None)]
+            Step(pip + ["-e", ".[%s]" % ",".join(extras) if extras else "."], None, ("exists", stamp))]
 
 
 def pytest_args(env, args, windows=False):
@@ -137,19 +149,22 @@ def pytest_args(env, args, windows=False):
                "-p", "no:cacheprovider", "-o", "console_output_style=classic", "--durations=25"] + list(args))
 
 
-def plan(command, args, env, windows, root, python=sys.executable, getlocale=lambda: []):
-    """The steps of ``run.py <command> <args>`` on that platform, with that environment, as a Plan."""
+def plan(command, args, env, windows, root, python=sys.executable, getlocale=lambda: [], project=""):
+    """The steps of ``run.py <command> <args>`` on that platform, with that environment, as a Plan; ``project`` is
+    the text of pyproject.toml (it names the install stamp)."""
     p, py = _path(windows), venv_python(root, windows)
     if command == "lab":
         lang = course_language(env, windows, getlocale)
         child = dict(env, COURSE_LANG=lang)
-        out, writes = ("my-work", {}) if lang == "en" else (p.join("my-work", lang), {})
+        extras = ["ko"] if lang == "ko" else []
+        out = "my-work" if lang == "en" else p.join("my-work", lang)
+        writes = {install_stamp(root, windows, extras, project): ""}
         copies = [py, "-m", "dlhelpers", "student-copies", "--out", out] + (["--lang", lang] if lang != "en" else [])
         if lang == "ko":
             settings = p.join(root, *KO_SETTINGS_DIR)
             child["JUPYTERLAB_SETTINGS_DIR"] = settings
             writes[p.join(settings, *KO_LOCALE_FILE)] = KO_LOCALE_SETTINGS
-        return Plan(setup_steps(root, windows, env, python, ["ko"] if lang == "ko" else [])
+        return Plan(setup_steps(root, windows, env, python, extras, project)
                     + [Step(copies, None, None),
                        Step([py, "-m", "jupyter", "lab", p.join(out, FIRST_NOTEBOOK)] + list(args), child, None)],
                     writes)
@@ -160,8 +175,10 @@ def plan(command, args, env, windows, root, python=sys.executable, getlocale=lam
         if worker_count(env) > 1 and not env.get("OMP_NUM_THREADS"):
             child["OMP_NUM_THREADS"] = "1"       # one torch thread per worker
         # ko always: the suite checks the Korean edition too, whatever the tester's locale
-        return Plan(setup_steps(root, windows, env, python, ["test", "instructor", "ko"])
-                    + [Step([py, "-m", "pytest"] + pytest_args(env, args, windows), child, None)], {})
+        extras = ["test", "instructor", "ko"]
+        return Plan(setup_steps(root, windows, env, python, extras, project)
+                    + [Step([py, "-m", "pytest"] + pytest_args(env, args, windows), child, None)],
+                    {install_stamp(root, windows, extras, project): ""})
     raise LauncherError(USAGE)
 
 
@@ -171,6 +188,15 @@ def exit_status(command, rc):
     if command == "test" and rc == NO_TESTS:
         return 1, "pytest collected no tests"
     return (128 - rc if rc < 0 else rc), None
+
+
+def read_text(path):
+    """A file's text, or "" when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def wait(proc):
@@ -223,7 +249,9 @@ def main(argv=None):
     windows = os.name == "nt"
     root = os.path.dirname(os.path.abspath(__file__))
     try:
-        the_plan = plan(argv[0], argv[1:], dict(os.environ), windows, root, sys.executable, windows_locale_names)
+        project = read_text(os.path.join(root, "pyproject.toml"))
+        the_plan = plan(argv[0], argv[1:], dict(os.environ), windows, root, sys.executable, windows_locale_names,
+                        project)
     except LauncherError as e:
         print("run.py: %s" % e, file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@ def smoke(tmp_path_factory):
     return text, out
 
 
+@pytest.mark.slow
 def test_smoke_report_has_every_section(smoke):
     text, out = smoke
     assert out.read_text() == text
@@ -136,6 +137,7 @@ def test_update_readme_bad_inputs(tmp_path):
     assert readme.read_text() == README_TEXT
 
 
+@pytest.mark.slow
 def test_cli_bench_readme_and_device_choice(tmp_path):
     report, readme = tmp_path / "b.md", tmp_path / "README.md"
     report.write_text(FULL_REPORT)
@@ -233,6 +235,7 @@ def test_interleaved_and_machine(monkeypatch):
         assert machine.describe("cpu").endswith(f", {word})") and machine.machine_info()["cpu_arithmetic"] == word
 
 
+@pytest.mark.slow
 def test_recipe_trial_runs_and_its_table_has_every_number(tmp_path):
     """A 2-step trial scored on 10 sprites (the real one: 1500 steps, 500 sprites) and the table rendered from it."""
     from dlhelpers.tools.bench import recipes

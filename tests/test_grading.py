@@ -125,6 +125,7 @@ def _nbgrader_md(cell) -> dict:
     return {k: v for k, v in cell.metadata.get("nbgrader", {}).items() if k not in ("checksum", "cell_type")}
 
 
+@pytest.mark.grading
 def test_student_copies_match_nbgrader_and_the_class_release(course, tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("making the student copies tried to use the network")
@@ -391,6 +392,7 @@ def _tiny_source(folder):
     return folder
 
 
+@pytest.mark.grading
 def test_written_answers_are_graded_by_hand_and_their_model_answers_stay_out_of_the_release(tmp_path):
     _require_nbgrader()
     source, course = _tiny_source(tmp_path / "notebooks"), tmp_path / "course"

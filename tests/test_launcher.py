@@ -89,7 +89,9 @@ def test_lab_on_windows_english():
     assert [s.skip_if for s in plan.steps[:2]] == [("exists", WIN_PY), ("succeeds", [WIN_PY, "-c", "import torch"])]
     assert not any("bash" in a or a == "exec" or a.endswith(".sh") for argv in argvs(plan) for a in argv)
     assert plan.steps[-1].env["COURSE_LANG"] == "en" and "JUPYTERLAB_SETTINGS_DIR" not in plan.steps[-1].env
-    assert plan.writes == {}
+    stamp = plan.steps[2].skip_if[1]        # the package install is skipped once its stamp is written
+    assert plan.steps[2].skip_if[0] == "exists" and stamp.startswith(WIN_ROOT + "\\.venv\\.dlhelpers-base-")
+    assert plan.writes == {stamp: ""}
 
 
 def test_lab_on_windows_korean_from_the_system_locale():
@@ -104,7 +106,8 @@ def test_lab_on_windows_korean_from_the_system_locale():
     child = plan.steps[-1].env
     assert child["COURSE_LANG"] == "ko" and child["JUPYTERLAB_SETTINGS_DIR"] == settings
     path = settings + "\\@jupyterlab\\translation-extension\\plugin.jupyterlab-settings"
-    assert list(plan.writes) == [path] and json.loads(plan.writes[path]) == {"locale": "ko_KR"}
+    assert list(plan.writes) == [plan.steps[2].skip_if[1], path]
+    assert json.loads(plan.writes[path]) == {"locale": "ko_KR"}
 
 
 def test_lab_on_macos_and_linux_korean():
@@ -117,7 +120,8 @@ def test_lab_on_macos_and_linux_korean():
         [NIX_PY, "-m", "jupyter", "lab", "my-work/ko/01_sampling.ipynb"]]
     settings = NIX_ROOT + "/.jupyter/lab-ko/user-settings"
     assert plan.steps[-1].env == dict(env, COURSE_LANG="ko", JUPYTERLAB_SETTINGS_DIR=settings)
-    assert list(plan.writes) == [settings + "/@jupyterlab/translation-extension/plugin.jupyterlab-settings"]
+    assert list(plan.writes)[1:] == [settings + "/@jupyterlab/translation-extension/plugin.jupyterlab-settings"]
+    assert list(plan.writes)[0].startswith(NIX_ROOT + "/.venv/.dlhelpers-ko-")
     assert env == {"LANG": "ko_KR.UTF-8", "PATH": "/usr/bin"}          # the caller's environment is not changed
 
 
@@ -131,9 +135,9 @@ def test_test_runs_what_run_sh_ran():
     assert child["PATH"] == NIX_ROOT + "/.venv/bin:/usr/bin:/bin" and child["OMP_NUM_THREADS"] == "1"
 
 
-def test_a_fresh_venv_gets_an_exact_torch_release():
+def check_a_fresh_venv_gets_an_exact_torch_release():
     """Without TORCH_SPEC the venv gets one exact PyTorch release: an open range (or a bare ``torch``) can pull a
-    multi-GB CUDA build onto a CPU-only machine; a range pyproject.toml's own torch requirement admits."""
+    multi-GB CUDA build onto a CPU-only machine; a release pyproject.toml's own torch requirement admits."""
     import tomllib
     torch_step = argvs(launcher.plan("lab", [], {}, False, NIX_ROOT))[1]
     spec = torch_step[-1]
@@ -142,6 +146,17 @@ def test_a_fresh_venv_gets_an_exact_torch_release():
                   if d.startswith("torch"))
     low = re.fullmatch(r"torch>=(\d+)\.(\d+)", wanted)
     assert low and tuple(int(n) for n in spec.split("==")[1].split(".")[:2]) >= tuple(int(n) for n in low.groups())
+
+
+def test_a_fresh_venv_gets_an_exact_torch_release():
+    check_a_fresh_venv_gets_an_exact_torch_release()
+
+
+@pytest.mark.parametrize("planted", ["torch", "torch>=2.2", "torch==1.13.1"])
+def test_an_open_or_too_old_default_torch_is_caught(monkeypatch, planted):
+    monkeypatch.setattr(launcher, "DEFAULT_TORCH", planted)
+    with pytest.raises(AssertionError):
+        check_a_fresh_venv_gets_an_exact_torch_release()
 
 
 def test_quick_selects_the_quick_tier_by_marker_and_keeps_other_arguments():
@@ -285,6 +300,21 @@ def test_run_py_test_for_real_against_a_fake_venv(fake_course):
     assert all(c["cwd"] == str(root) for c in made)
     assert made[-1]["env"]["PATH"].split(os.pathsep)[0] == str(root / ".venv" / "bin")
     assert made[-1]["env"]["OMP_NUM_THREADS"] == "1"
+
+
+def test_the_package_install_runs_again_only_when_pyproject_changes(fake_course):
+    root, calls = fake_course
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    pip = ["-m", "pip", "install", "-q", "-e", ".[test,instructor,ko]"]
+
+    def pip_runs():
+        _run(["test", "--quick"], root, TEST_WORKERS="")
+        return [c["argv"] for c in calls()].count(pip)
+    assert pip_runs() == 1 and len(list((root / ".venv").glob(".dlhelpers-*.installed"))) == 1
+    assert pip_runs() == 1                                 # installed from this pyproject.toml: skipped
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\ndependencies = ['numpy']\n")
+    assert pip_runs() == 2                                 # a dependency added: installed again
+    assert pip_runs() == 2
 
 
 def test_run_py_lab_korean_for_real_against_a_fake_venv(fake_course):

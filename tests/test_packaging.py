@@ -52,6 +52,7 @@ def test_cli_sample_writes_a_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_cli_train_tiny_resumes_and_writes_a_manifest(tmp_path):
     import json
     base = [sys.executable, "-m", "dlhelpers", "train", "--preset", "tiny", "--out", str(tmp_path), "--quiet"]

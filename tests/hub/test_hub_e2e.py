@@ -14,7 +14,8 @@ same). Students:
 
 The instructor collects, autogrades each submission, generates and releases feedback; students fetch it. The
 scores in nbgrader's gradebook (Formgrader's submissions table) must match what each student did, computed from
-the notebook's own nbgrader metadata. The hub, the proxy and every server must be gone at the end.
+the notebook's own nbgrader metadata. The hub starts with its API port taken by another socket (it must retry on
+fresh ports once); the hub, the proxy and every server must be gone at the end.
 Environment: ``DLHELPERS_HUB_TEST_ROOT`` keeps the hub's folders there (for debugging) instead of a temp dir.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -115,7 +117,14 @@ def run_class(root: Path) -> dict:
     source_nb = json.loads((course / "source" / ASSIGNMENT / NOTEBOOK).read_text())
     R["graded"] = graded_cells(source_nb)
     try:
-        hub.start()
+        # another process took the hub's API port between picking it and the hub binding it (seen with two test
+        # workers starting kernels): the start is retried on fresh ports, once, and costs a retry, not the run
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", hub.api_port))
+            squatter.listen()
+            R["taken_port"] = hub.api_port
+            hub.start()
+        R["api_port"] = hub.api_port
         R["timings"]["hub up"] = round(time.monotonic() - t_start, 1)
         for user in TOKEN_STUDENTS:  # their servers start while the browser logs the others in
             hub.api("POST", f"/users/{user}/server")
@@ -295,6 +304,11 @@ def test_each_graded_student_gets_feedback(cls):
         score = cls["table"][s]["score"]
         assert f"Score: {score:.1f} / {total:.1f}" in files[0].read_text(errors="replace")
     assert not any(cls["feedback"][s] for s in ("dave", "erin", "frank"))  # no grade, no feedback
+
+
+def test_a_taken_port_costs_one_retry_on_fresh_ports(cls):
+    assert cls["api_port"] != cls["taken_port"]
+    assert cls["hub"].log_path.read_text().count("Failed to bind") == 1
 
 
 def test_hub_proxy_and_servers_are_stopped(cls):
