@@ -51,8 +51,8 @@ def pytest_collection_modifyitems(config, items):
 # (``loadgroup`` would be finer, but it cannot rename node ids under pytest 9). Files are handed out in the order
 # below, longest first (seconds on the 2-core machine, one process), so that both workers end together.
 LONGEST_FIRST = ("tests/browser/test_jupyterlab.py",      # ~330 s: six Run Alls and the Korean one
-                 "tests/hub/test_hub_e2e.py",             # ~100 s
-                 "tests/test_grading.py",                 # ~90 s
+                 "tests/test_grading.py",                 # ~90 s (beside notebook 01's first-sprite timing: one kernel)
+                 "tests/hub/test_hub_e2e.py",             # ~110 s
                  "notebooks/03_training.ipynb",           # ~55 s
                  "notebooks/01_sampling.ipynb",           # ~55 s
                  "tests/test_packaging.py",               # ~50 s, the gpu-check machinery among it
