@@ -5,7 +5,8 @@ driven by Playwright). With every exercise unsolved, Run All must go past the fa
 progress bars, widgets and animations, and its widgets must react: the timestep scrubber's slider (01) and the
 context mixer's "Sample" button (04) change the picture. One screenshot per notebook goes to
 ``tests/browser/screenshots/NN.png``. Notebook 01 also measures the time from opening it to the first sprite on
-screen (kernel start, model load and the first sampling cell; target ≤ 30 s on the 2-core machine). Notebook 03's
+screen (kernel start, model load and the first sampling cell; target ≤ 30 s on the 2-core machine, 45 s with the
+suite's one torch thread per kernel: FIRST_SPRITE_LIMIT_S). Notebook 03's
 live training run is interrupted from the toolbar once it has shown a few steps and two pictures: the view must say
 so and every later cell run on the weights so far (its normal end, "done", is tests/test_live_training.py's). Each
 unsolved exercise's check must fail with the check's own hint (what autograding an untouched copy checked).
@@ -46,7 +47,12 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright for Pyt
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = Path(os.environ.get("DLHELPERS_BROWSER_NOTEBOOKS") or REPO / "notebooks")
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-FIRST_SPRITE_LIMIT_S = float(os.environ.get("DLHELPERS_FIRST_SPRITE_LIMIT", "30"))
+# The course's target: the first sprite ≤ 30 s after opening notebook 01, on a 2-core machine whose kernel has both
+# cores (measured 2026-12-07 on a 2-core AMD EPYC without AVX-512: 22.5 s alone, 2 threads). The suite's kernels get
+# one torch thread each, beside another test worker (run.py sets OMP_NUM_THREADS=1): the same notebook then took
+# 31.5 s alone and 32–38 s beside the other worker, so there the limit is a regression guard at 1.5× the target.
+ONE_THREAD = os.environ.get("OMP_NUM_THREADS") == "1"
+FIRST_SPRITE_LIMIT_S = float(os.environ.get("DLHELPERS_FIRST_SPRITE_LIMIT") or (45 if ONE_THREAD else 30))
 # Run All of one student copy, CI size; the same limit as tests/test_student_copies.py's nbclient run, which this
 # test replaces where it runs (tests/conftest.py).
 RUN_ALL_LIMIT_S = 200
