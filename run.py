@@ -8,6 +8,8 @@
 
 Standard library only. ``bash run.sh lab|test`` is the same thing. Environment:
 
+    CI             ``test`` sets CI=true unless it is set: the notebooks run their shortened versions (as CI, the
+                   browser test and ``python -m dlhelpers grade`` run them); the full-size runs are refresh-outputs'
     COURSE_LANG    en or ko; unset: Korean when the locale is Korean (LC_ALL, LC_MESSAGES, LANG; on Windows also the
                    system locale), else English. Korean copies go to my-work/ko/ and JupyterLab's menus are Korean
                    (a project-local settings folder, .jupyter/lab-ko/user-settings, whose locale file is written
@@ -174,6 +176,8 @@ def plan(command, args, env, windows, root, python=sys.executable, getlocale=lam
             [venv_scripts(root, windows)] + ([env["PATH"]] if env.get("PATH") else []))
         if worker_count(env) > 1 and not env.get("OMP_NUM_THREADS"):
             child["OMP_NUM_THREADS"] = "1"       # one torch thread per worker
+        if not env.get("CI"):
+            child["CI"] = "true"                 # the notebooks' shortened runs (notebook 3: seconds, not 5 minutes)
         # ko always: the suite checks the Korean edition too, whatever the tester's locale
         extras = ["test", "instructor", "ko"]
         return Plan(setup_steps(root, windows, env, python, extras, project)

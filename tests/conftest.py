@@ -20,7 +20,7 @@ def tiny_model():
 # Run All and checks what the nbclient run checks (errors only in cells tagged raises-exception, every cell ran,
 # the time limit) and more, so where a browser test of that copy is collected — Chromium and Playwright present,
 # not deselected — the nbclient run of the same copy is skipped; elsewhere (no browser, or the quick tier) the
-# nbclient run is the check. Pairs: (browser test, its parameter or None) → (nbclient test, its parameter).
+# nbclient run is the check. Browser test → the nbclient test it replaces, matched by the notebook each runs.
 STUDENT_COPY_RUNS = {
     "test_notebook_runs_in_jupyterlab": "test_c_every_student_copy_runs_top_to_bottom",
     "test_a_korean_notebook_runs_in_korean_jupyterlab": "test_c_a_korean_copy_runs_top_to_bottom_in_korean",

@@ -133,6 +133,7 @@ def test_test_runs_what_run_sh_ran():
     assert argvs(plan)[-1] == [NIX_PY] + RUN_SH_PYTEST
     child = plan.steps[-1].env
     assert child["PATH"] == NIX_ROOT + "/.venv/bin:/usr/bin:/bin" and child["OMP_NUM_THREADS"] == "1"
+    assert child["CI"] == "true"            # the notebooks' shortened runs, without the tester setting CI
 
 
 def check_a_fresh_venv_gets_an_exact_torch_release():
