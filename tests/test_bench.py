@@ -29,6 +29,7 @@ def _number(cell):
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    """The benchmark's smoke run (~11 s): the tests that read it are marked slow (the full tier runs them)."""
     from dlhelpers.tools.bench import run as run_module
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("bench") / "report.md"
@@ -60,6 +61,7 @@ def test_smoke_report_has_every_section(smoke):
         assert row in text, row
 
 
+@pytest.mark.slow
 def test_calls_section_sets_the_flow_model_beside_the_ddpm_model(smoke):
     """Issue 23: every few-step sampler of the registry, at each call budget, on the model of its path."""
     from dlhelpers.samplers import SAMPLERS
@@ -75,6 +77,7 @@ def test_calls_section_sets_the_flow_model_beside_the_ddpm_model(smoke):
     assert steps_for("flow-heun", 10) == 5 and steps_for("flow-heun", 2) == 1 and steps_for("ddim", 16) == 16
 
 
+@pytest.mark.slow
 def test_quality_table_per_class_and_fd_ratio_columns(smoke):
     text, _ = smoke
     lines = text.split("## Quality", 1)[1].splitlines()
