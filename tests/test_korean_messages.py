@@ -234,13 +234,15 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def glyph_problems(texts: dict, per_figure: int = 100) -> dict:
-    """msgid → the characters the Korean plot font lacks in ``texts[msgid]``. Each text is drawn as matplotlib
-    draws a label (``Figure.text`` with its defaults: a ``$…$`` pair would go through mathtext, which uses DejaVu
-    Sans alone and so has no Hangul) on an Agg canvas with ``use_plot_font("ko")``, rcParams restored afterwards.
-    Every "Glyph … missing" warning and mathtext "does not have a glyph" record of a figure is collected (not raised
-    at the first one, so that all are named at once) and traced to the figure's texts that hold the character (for
-    mathtext's, its mathtext texts); one that no text holds is reported under "?"."""
+def glyph_problems(texts: dict, per_figure: int = 100, chars_per_text: int = 200) -> dict:
+    """msgid → the characters the Korean plot font lacks in ``texts[msgid]``. Texts are drawn as matplotlib draws a
+    label (``Figure.text`` with its defaults: a ``$…$`` pair would go through mathtext, which uses DejaVu Sans alone
+    and so has no Hangul) on an Agg canvas with ``use_plot_font("ko")``, rcParams restored afterwards. A glyph is
+    found or not whatever surrounds it, so the plain texts are drawn as their distinct characters, once each
+    (``chars_per_text`` to a line), and each mathtext text whole. Every "Glyph … missing" warning and mathtext "does
+    not have a glyph" record of a figure is collected (not raised at the first one, so that all are named at once)
+    and traced to the texts that hold the character (for mathtext's, the figure's mathtext texts); one that no text
+    holds is reported under "?"."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cbook import is_math_text
@@ -248,10 +250,15 @@ def glyph_problems(texts: dict, per_figure: int = 100) -> dict:
     from matplotlib.mathtext import MathTextParser
 
     found, other = {}, []
+    plain = {msgid: text for msgid, text in texts.items() if not is_math_text(text)}
+    distinct = "".join(sorted({ch for text in plain.values() for ch in text if not ch.isspace()}))
+    drawn = [(None, distinct[i:i + chars_per_text]) for i in range(0, len(distinct), chars_per_text)]
+    drawn += [(msgid, text) for msgid, text in texts.items() if msgid not in plain]
 
     def blame(chunk, codepoints, math):
         for ch in sorted(codepoints):
-            holders = [msgid for msgid, text in chunk if ch in text and (not math or is_math_text(text))] or ["?"]
+            where = [(m, t) for m, t in chunk if m is not None and is_math_text(t)] if math else plain.items()
+            holders = [msgid for msgid, text in where if ch in text] or ["?"]
             for msgid in holders:
                 found.setdefault(msgid, set()).add(ch)
 
@@ -265,9 +272,8 @@ def glyph_problems(texts: dict, per_figure: int = 100) -> dict:
     try:
         with matplotlib.rc_context():
             assert i18n.use_plot_font("ko") == ["DejaVu Sans", "NanumGothic"]
-            items = list(texts.items())
-            for start in range(0, len(items), per_figure):
-                chunk = items[start:start + per_figure]
+            for start in range(0, len(drawn), per_figure):
+                chunk = drawn[start:start + per_figure]
                 fig = Figure(dpi=72)
                 FigureCanvasAgg(fig)
                 for i, (_, text) in enumerate(chunk):
