@@ -9,7 +9,7 @@
 Standard library only. ``bash run.sh lab|test`` is the same thing. Environment:
 
     CI             ``test`` sets CI=true unless it is set: the notebooks run their shortened versions (as CI, the
-                   browser test and ``python -m dlhelpers grade`` run them); the full-size runs are refresh-outputs'
+                   browser test and ``python -m dlhelpers grade`` run them); ``refresh-outputs`` runs them full size
     COURSE_LANG    en or ko; unset: Korean when the locale is Korean (LC_ALL, LC_MESSAGES, LANG; on Windows also the
                    system locale), else English. Korean copies go to my-work/ko/ and JupyterLab's menus are Korean
                    (a project-local settings folder, .jupyter/lab-ko/user-settings, whose locale file is written
@@ -140,7 +140,6 @@ def setup_steps(root, windows, env, python, extras, project=""):
 def pytest_args(env, args, windows=False):
     """Tests and notebooks, xdist when TEST_WORKERS > 1, nbval, the 25 slowest tests; ``--quick`` anywhere in args
     selects the quick tier (``-m QUICK_MARKERS``)."""
-    args = list(args)
     if QUICK in args:
         args = [a for a in args if a != QUICK] + ["-m", QUICK_MARKERS]
     workers = worker_count(env)

@@ -82,5 +82,5 @@ def exercise_notebook(nb):
                 keep.add(i - 1)
             if i + 1 < len(cells) and SELF_STUDY_TAG in cells[i + 1].metadata.get("tags", []):
                 keep.add(i + 1)
-    title = nbformat.v4.new_markdown_cell("# " + "Exercises only (a test's cut of a course notebook)")
+    title = nbformat.v4.new_markdown_cell("# Exercises only (a test's cut of a course notebook)")
     return nbformat.v4.new_notebook(cells=[title] + [cells[i] for i in sorted(keep)], metadata=nb.metadata)
