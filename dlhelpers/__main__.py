@@ -1,4 +1,5 @@
-"""``python -m dlhelpers``: see ``dlhelpers.cli``."""
+"""``python -m dlhelpers``: the command line, by audience (students, instructors, translators, maintainers); see
+``dlhelpers.tools.cli``."""
 import sys
 
 from dlhelpers.tools.cli import main

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .sampling import check_path, draw_noise, reverse_loop, SampleResult
+from .sampling import Sampler, SampleResult, draw_noise
 from .schedules import x0_from_eps, extract
 from .validation import check_generator, check_int_timesteps, check_positive_int, check_real, check_step_tensors
 
@@ -44,11 +44,12 @@ def ddim_step(x_t: torch.Tensor, t, t_prev, eps_pred: torch.Tensor, schedule, et
     return _ddim_update(x_t, t, t_prev, eps_pred.to(x_t.dtype), schedule, eta, z, generator)
 
 
-def _ddim_update(x_t, t, t_prev, eps_pred, schedule, eta, z, generator):
+def _ddim_update(x_t, t, t_prev, eps_pred, schedule, eta, z, generator, x0_pred=None):
     alpha_bar_t = extract(schedule.alpha_bar, t, x_t.shape)
     alpha_bar_prev = extract(schedule.alpha_bar, t_prev, x_t.shape)
-    # 1. predicted x₀, eq. (12) first term
-    x0_pred = x0_from_eps(x_t, alpha_bar_t, eps_pred)
+    # 1. predicted x₀, eq. (12) first term (the sampling loop hands it over, read through the prediction table)
+    if x0_pred is None:
+        x0_pred = x0_from_eps(x_t, alpha_bar_t, eps_pred)
     # 2. σ_t(η), eq. (16)
     sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar_t)).sqrt() * (1 - alpha_bar_t / alpha_bar_prev).sqrt()
     # 3. "direction pointing to x_t", eq. (12) second term; clamp guards rounding below zero
@@ -61,20 +62,23 @@ def _ddim_update(x_t, t, t_prev, eps_pred, schedule, eta, z, generator):
     return x_prev
 
 
-def sample_ddim(model, n_samples: int, schedule, steps: int = 25, eta: float = 0.0, context=None,
-                generator: torch.Generator | None = None, save_every: int = 1, progress: bool = True,
-                guidance_scale: float = 1.0, precision: str = "auto", x_T: torch.Tensor | None = None
-                ) -> SampleResult:
-    """DDIM over ``ddim_timesteps(T, steps)``; any ``steps`` in 1…T and any η in [0, 1]."""
-    check_path(model, schedule, "ddpm")   # first: a FlowPath has no timesteps to read
-    eta = check_real(eta, "eta", low=0.0, high=1.0)
-    steps = check_positive_int(steps, "steps", low=1, high=schedule.timesteps)
-    ts = ddim_timesteps(schedule.timesteps, steps)
-    pairs = list(zip(ts[:-1], ts[1:]))
+def ddim_grid(schedule, steps: int) -> list[int]:
+    """``ddim_timesteps(T, steps)``, ``steps`` in 1…T."""
+    return ddim_timesteps(schedule.timesteps, check_positive_int(steps, "steps", low=1, high=schedule.timesteps))
 
-    def step(x, t, t_prev, eps, sched, gen):
-        return _ddim_update(x, t, t_prev, eps, sched, eta, None, gen)
 
-    return reverse_loop(model, schedule, n_samples, pairs, step, context=context, guidance_scale=guidance_scale,
-                        generator=generator, x_T=x_T, save_every=save_every, progress=progress,
-                        precision=precision, desc=f"DDIM-{steps}")
+def make_ddim_step(schedule, grid, eta: float = 0.0):
+    """Eq. (12) from the loop's (x̂₀, ε̂), grid[i] → grid[i + 1]."""
+    def step(x, i, x0, eps, denoise, generator):
+        return _ddim_update(x, grid[i], grid[i + 1], eps, schedule, eta, None, generator, x0_pred=x0)
+    return step
+
+
+DDIM = Sampler("ddim", "ddpm", ddim_grid, make_ddim_step, options=("steps", "eta"), default_steps=25,
+               label="DDIM-{steps}")
+
+
+def sample_ddim(model, n_samples: int, schedule, steps: int = 25, eta: float = 0.0, **options) -> SampleResult:
+    """DDIM over ``ddim_timesteps(T, steps)``; any ``steps`` in 1…T and any η in [0, 1]; the other options
+    (``context``, ``generator``, ``x_T``, ``guidance_scale``, ``save_every`` = 1, …) are ``Sampler.run``'s."""
+    return DDIM.run(model, n_samples, schedule, steps=steps, eta=eta, **options)

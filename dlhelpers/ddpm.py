@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .sampling import check_path, draw_noise, reverse_loop, SampleResult
+from .sampling import Sampler, SampleResult, draw_noise
 from .schedules import extract
 from .validation import check_generator, check_int_timesteps, check_step_tensors
 
@@ -49,22 +49,24 @@ def _ddpm_update(x_t, t, eps_pred, schedule, z, generator, extra_noise=True):
     return mean + keep * beta_t.sqrt() * z
 
 
-def sample_ddpm(model, n_samples: int, schedule, context=None, extra_noise: bool = True,
-                generator: torch.Generator | None = None, save_every: int = 20, progress: bool = True,
-                guidance_scale: float = 1.0, precision: str = "auto", x_T: torch.Tensor | None = None
-                ) -> SampleResult:
+def ddpm_grid(schedule, steps=None) -> list[int]:
+    """Every step, T, T − 1, …, 0 (DDPM takes no ``steps``)."""
+    return list(range(schedule.timesteps, -1, -1))
+
+
+def make_ddpm_step(schedule, grid, extra_noise: bool = True):
+    """Algorithm 2's step on the loop's ε̂ (x̂₀ unused); ``extra_noise=False`` drops σ_t z."""
+    def step(x, i, x0, eps, denoise, generator):
+        return _ddpm_update(x, grid[i], eps, schedule, None, generator, extra_noise)
+    return step
+
+
+DDPM = Sampler("ddpm", "ddpm", ddpm_grid, make_ddpm_step, options=("extra_noise",),
+               calls=lambda steps, T=500: T, save_every=20, label="DDPM")
+
+
+def sample_ddpm(model, n_samples: int, schedule, context=None, extra_noise: bool = True, **options) -> SampleResult:
     """Algorithm 2 over all T steps. ``extra_noise=False`` drops σ_t z (the "without extra noise" demo, which
-    collapses to blurry averages); ``context`` (N, n_cfeat) or (n_cfeat,) or None for the null context."""
-    check_path(model, schedule, "ddpm")   # first: a FlowPath has no timesteps to read
-    if not isinstance(extra_noise, bool):
-        raise TypeError(f"extra_noise must be True or False, got {type(extra_noise).__name__}")
-    T = schedule.timesteps
-    pairs = [(t, t - 1) for t in range(T, 0, -1)]
-
-    def step(x, t, t_prev, eps, sched, gen):
-        return _ddpm_update(x, t, eps, sched, None, gen, extra_noise)
-
-    return reverse_loop(model, schedule, n_samples, pairs, step, context=context, guidance_scale=guidance_scale,
-                        generator=generator, x_T=x_T, save_every=save_every, progress=progress,
-                        precision=precision, desc="DDPM")
-
+    collapses to blurry averages); ``context`` (N, n_cfeat) or (n_cfeat,) or None for the null context; the other
+    options (``generator``, ``x_T``, ``guidance_scale``, ``save_every`` = 20, …) are ``Sampler.run``'s."""
+    return DDPM.run(model, n_samples, schedule, context=context, extra_noise=extra_noise, **options)

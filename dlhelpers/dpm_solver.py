@@ -12,16 +12,14 @@ where s′ is the step before s: the previous model call is reused, so the order
 The first step is first order (no history yet), and so is the last one, into t = 0, where σ_0 = 0 and λ = ∞: it
 returns D, as diffusers' ``DPMSolverMultistepScheduler`` does with ``lower_order_final``.
 
-Key: alpha = α_t = √ᾱ_t, sigma = σ_t, lam = λ_t, x0_pred = x̂₀, h = h_i, r = r_i. Timesteps: ``ddim_timesteps``.
+Key: alpha = α_t = √ᾱ_t, sigma = σ_t, lam = λ_t, x0 = x̂₀, h = h_i, r = r_i. Timesteps: ``ddim_timesteps``.
 """
 from __future__ import annotations
 
 import torch
 
-from .ddim import ddim_timesteps
-from .sampling import check_path, reverse_loop, SampleResult
-from .schedules import x0_from_eps
-from .validation import check_positive_int
+from .ddim import ddim_grid
+from .sampling import Sampler, SampleResult
 
 
 def dpm_solver_coefficients(alpha_bar: torch.Tensor, timesteps: list[int]) -> list[tuple]:
@@ -43,25 +41,24 @@ def dpm_solver_coefficients(alpha_bar: torch.Tensor, timesteps: list[int]) -> li
     return coeffs
 
 
-def sample_dpm_solver(model, n_samples: int, schedule, steps: int = 20, context=None,
-                      generator: torch.Generator | None = None, save_every: int = 1, progress: bool = True,
-                      guidance_scale: float = 1.0, precision: str = "auto", x_T: torch.Tensor | None = None
-                      ) -> SampleResult:
-    """DPM-Solver++(2M) over ``ddim_timesteps(T, steps)``: deterministic, one network call per step."""
-    check_path(model, schedule, "ddpm")   # first: a FlowPath has no timesteps to read
-    steps = check_positive_int(steps, "steps", low=1, high=schedule.timesteps)
-    ts = ddim_timesteps(schedule.timesteps, steps)
-    pairs = list(zip(ts[:-1], ts[1:]))
-    coeffs = dict(zip(pairs, dpm_solver_coefficients(schedule.alpha_bar, ts)))
+def make_dpm_solver_step(schedule, grid):
+    """Algorithm 2's step from the loop's x̂₀, its coefficients made once; the previous x̂₀ kept for order 2."""
+    coeffs = dpm_solver_coefficients(schedule.alpha_bar, grid)
     history: dict = {}
 
-    def step(x, t, t_prev, eps, sched, gen):
-        ratio, scale, half_inv_r = coeffs[(t, t_prev)]
-        x0_pred = x0_from_eps(x, sched.alpha_bar[t], eps)                  # (B, C, H, W)
-        d = x0_pred if half_inv_r is None else (1 + half_inv_r) * x0_pred - half_inv_r * history["x0"]
-        history["x0"] = x0_pred
+    def step(x, i, x0, eps, denoise, generator):
+        ratio, scale, half_inv_r = coeffs[i]
+        d = x0 if half_inv_r is None else (1 + half_inv_r) * x0 - half_inv_r * history["x0"]   # (B, C, H, W)
+        history["x0"] = x0
         return ratio * x - scale * d
+    return step
 
-    return reverse_loop(model, schedule, n_samples, pairs, step, context=context, guidance_scale=guidance_scale,
-                        generator=generator, x_T=x_T, save_every=save_every, progress=progress,
-                        precision=precision, desc=f"DPM-Solver++-{steps}")
+
+DPM_SOLVER = Sampler("dpm-solver", "ddpm", ddim_grid, make_dpm_solver_step, options=("steps",), default_steps=20,
+                     label="DPM-Solver++-{steps}")
+
+
+def sample_dpm_solver(model, n_samples: int, schedule, steps: int = 20, **options) -> SampleResult:
+    """DPM-Solver++(2M) over ``ddim_timesteps(T, steps)``: deterministic, one network call per step; the other
+    options (``context``, ``generator``, ``x_T``, ``guidance_scale``, ``save_every`` = 1, …) are ``Sampler.run``'s."""
+    return DPM_SOLVER.run(model, n_samples, schedule, steps=steps, **options)

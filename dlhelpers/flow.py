@@ -12,7 +12,7 @@ References
 - Classifier-free guidance on the velocity: ũ = u_∅ + w (u_c − u_∅) (Ho & Salimans 2022, eq. 6, on u, not ε).
 - Esser et al., "Scaling Rectified Flow Transformers for High-Resolution Image Synthesis" (SD3), 2024,
   arXiv:2403.03206, §3.1 eq. (19): logit-normal timesteps, t = sigmoid(n) with n ~ N(0, 1), which train the middle
-  of the path more often (``FlowPath(t_sampling="logit-normal")``; the student preset's, data/student_trials.md).
+  of the path more often (``FlowPath(t_sampling="logit-normal")``; the student preset's, reports/student_trials.md).
 
 Time runs the same way as in DDPM: t = 1 is pure noise, t = 0 the clean image; the network sees t itself (DDPM's
 network sees t/T), so the same ``ContextUnet`` works unchanged.
@@ -26,8 +26,8 @@ from typing import ClassVar
 
 import torch
 
-from .precision import autocast, to_memory_format
-from .sampling import SampleResult, check_path, predict_noise, start_loop
+from .sampling import Sampler, SampleResult
+from .path import check_prediction
 from .validation import check_image_batch, check_positive_int, check_real, check_same_device
 
 
@@ -43,6 +43,7 @@ class FlowPath:
     t_sampling: str = "uniform"    # how training draws t: "uniform" (Lipman et al.) or "logit-normal" (SD3, eq. 19)
 
     def __post_init__(self):
+        check_prediction(self.PATH, self.prediction)
         if self.t_sampling not in T_SAMPLING:
             raise ValueError(f"t_sampling must be one of {T_SAMPLING}, got {self.t_sampling!r}")
 
@@ -53,6 +54,15 @@ class FlowPath:
         """(a_t, s_t) = (1 − t, t), shaped (B, 1, 1, 1) to broadcast over images."""
         t = t.reshape(-1, *([1] * (len(x_shape) - 1)))
         return 1 - t, t
+
+    def network_time(self, t: torch.Tensor) -> torch.Tensor:
+        """The network sees the path time itself, t ∈ [0, 1]."""
+        return t.float()
+
+    def snr(self, t: torch.Tensor) -> torch.Tensor:
+        """SNR_t = (1 − t)² / t² (B,), in float64: ∞ at t = 0, 0 at t = 1."""
+        t = t.double()
+        return ((1 - t) / t) ** 2
 
     def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
         """x_t = (1 − t)·x₀ + t·ε. x0, noise: (B, C, H, W); t: a float in [0, 1] or a (B,) float tensor."""
@@ -127,65 +137,52 @@ def heun(x_t, t: float, t_prev: float, velocity, velocity_at_guess):
     return x_t + (t_prev - t) * 0.5 * (velocity + velocity_at_guess)
 
 
-def x0_from_velocity(x_t, t: float, velocity):
-    """x̂₀ = x_t − t · u: where the straight line through x_t with slope u reaches t = 0."""
-    return x_t - t * velocity
+def flow_grid(path, steps: int) -> list[float]:
+    """``flow_timesteps(steps)``: 1 = noise … 0 = data."""
+    return flow_timesteps(steps)
 
 
-def sample_flow_euler(model, n_samples: int, schedule=None, steps: int = 10, context=None, generator=None,
-                      save_every: int = 1, progress: bool = True, guidance_scale: float = 1.0,
-                      precision: str = "auto", x_T: torch.Tensor | None = None) -> SampleResult:
-    """Euler from t = 1 to 0 in ``steps`` equal steps: ``steps`` network calls."""
-    return _flow_loop(model, n_samples, schedule, steps, False, context, generator, save_every, progress,
-                      guidance_scale, precision, x_T)
+def velocity_of(x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """u = dx_t/dt = ε̂ − x̂₀ on the straight path x_t = (1 − t)·x̂₀ + t·ε̂: the ODE's slope from the loop's pair,
+    whatever the network predicts (for a velocity network it is its own output, to rounding)."""
+    return eps - x0
 
 
-def sample_flow_heun(model, n_samples: int, schedule=None, steps: int = 5, context=None, generator=None,
-                     save_every: int = 1, progress: bool = True, guidance_scale: float = 1.0,
-                     precision: str = "auto", x_T: torch.Tensor | None = None) -> SampleResult:
+def make_euler_step(path, grid):
+    """x_{t'} = x_t + (t' − t) · u."""
+    def step(x, i, x0, eps, denoise, generator):
+        return euler(x, grid[i], grid[i + 1], velocity_of(x0, eps))
+    return step
+
+
+def make_heun_step(path, grid):
+    """1. the Euler guess; 2. Heun: the slope at the guess averaged in (not into t = 0, which stays Euler)."""
+    def step(x, i, x0, eps, denoise, generator):
+        t, t_prev = grid[i], grid[i + 1]
+        u = velocity_of(x0, eps)
+        x_next = euler(x, t, t_prev, u)                                    # 1. Euler
+        if t_prev > 0:                                                     # 2. Heun, one more network call
+            x_next = heun(x, t, t_prev, u, velocity_of(*denoise(x_next, i + 1)))
+        return x_next
+    return step
+
+
+FLOW_EULER = Sampler("flow-euler", "flow", flow_grid, make_euler_step, options=("steps",), default_steps=10,
+                     label="flow-Euler-{steps}")
+FLOW_HEUN = Sampler("flow-heun", "flow", flow_grid, make_heun_step, options=("steps",), default_steps=5,
+                    calls=lambda steps, T=500: 2 * steps - 1, label="flow-Heun-{steps}")
+
+
+def sample_flow_euler(model, n_samples: int, path=None, steps: int = 10, **options) -> SampleResult:
+    """Euler from t = 1 to 0 in ``steps`` equal steps: ``steps`` network calls. ``path``: a ``FlowPath``
+    (default ``FlowPath()``); the other options (``context``, ``generator``, ``x_T``, ``guidance_scale``,
+    ``save_every`` = 1, …) are ``Sampler.run``'s."""
+    return FLOW_EULER.run(model, n_samples, FlowPath() if path is None else path, steps=steps, **options)
+
+
+def sample_flow_heun(model, n_samples: int, path=None, steps: int = 5, **options) -> SampleResult:
     """Heun (second order) from t = 1 to 0 in ``steps`` equal steps: 2·steps − 1 network calls."""
-    return _flow_loop(model, n_samples, schedule, steps, True, context, generator, save_every, progress,
-                      guidance_scale, precision, x_T)
-
-
-def _flow_loop(model, n_samples, schedule, steps, second_order, context, generator, save_every, progress,
-               guidance_scale, precision, x_T) -> SampleResult:
-    from tqdm.auto import tqdm
-
-    schedule = FlowPath() if schedule is None else schedule
-    check_path(model, schedule, "flow")
-    steps = check_positive_int(steps, "steps")
-    x, context, device = start_loop(model, n_samples, context, x_T, generator, save_every, guidance_scale, precision)
-    ts = flow_timesteps(steps)
-    t_in = torch.tensor(ts, device=device).unsqueeze(1).expand(len(ts), x.shape[0])    # (steps+1, N), made once
-
-    def velocity(x, i):   # (N, C, H, W); guidance on u, one batched forward
-        return predict_noise(model, to_memory_format(x), t_in[i], context, guidance_scale)
-
-    frames, x0s, frame_ts = [], [], []   # kept on the device; one copy to the CPU at the end
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), autocast(precision, device):
-            desc = f"flow-{'Heun' if second_order else 'Euler'}-{steps}"
-            for i in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
-                t, t_prev = ts[i], ts[i + 1]
-                u = velocity(x, i)
-                if i % save_every == 0:
-                    frames.append(x.float())
-                    x0s.append(x0_from_velocity(x, t, u).float())
-                    frame_ts.append(t)
-                x_next = euler(x, t, t_prev, u)          # 1. Euler
-                if second_order and t_prev > 0:          # 2. Heun: the slope at the guess, averaged (not into t = 0)
-                    x_next = heun(x, t, t_prev, u, velocity(x_next, i + 1))
-                x = x_next
-        frames.append(x.float())
-        x0s.append(x.float())
-        frame_ts.append(0.0)
-    finally:
-        model.train(was_training)
-    return SampleResult(samples=x.float().clone(), frames=torch.stack(frames).cpu(), frame_timesteps=frame_ts,
-                        x0_preds=torch.stack(x0s).cpu())
+    return FLOW_HEUN.run(model, n_samples, FlowPath() if path is None else path, steps=steps, **options)
 
 
 def straightness(frames: torch.Tensor) -> torch.Tensor:

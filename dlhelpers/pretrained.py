@@ -110,7 +110,8 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
     or None when paused by ``stop_after`` (run again to resume)."""
     from dataclasses import asdict, replace
 
-    from .training import PRESETS, train
+    from .recipes import PRESETS
+    from .training import train
 
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")

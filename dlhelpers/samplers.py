@@ -1,9 +1,10 @@
 """The sampler registry: every sampler of the package, the path it walks, the options it takes, what it costs.
 
 The CLI (``python -m dlhelpers sample``), the benchmark, gpu-check and the tests iterate ``SAMPLERS`` instead of
-naming samplers in strings of their own; ``sample(name, ...)`` checks every option once, through one shared
-table (``OPTIONS``), and refuses an option the sampler would ignore. A new sampler is its module plus one line
-here.
+naming samplers in strings of their own. A sampler is a ``dlhelpers.sampling.Sampler``: a time grid and a step,
+run by the one loop (``sampling.sample_loop``); ``sample(name, ...)`` checks every option once, through one shared
+table (``sampling.OPTIONS``), and refuses an option the sampler would ignore. A new sampler is its step function,
+its ``Sampler`` record and one line here.
 
 - ``ddpm``: Ho et al. 2020, Algorithm 2 (``dlhelpers.ddpm``), all T steps.
 - ``ddim``: Song et al. 2021, eq. (12) (``dlhelpers.ddim``).
@@ -12,43 +13,21 @@ here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from .ddim import DDIM
+from .ddpm import DDPM
+from .dpm_solver import DPM_SOLVER
+from .flow import FLOW_EULER, FLOW_HEUN
+from .sampling import COMMON, OPTIONS, Sampler, SampleResult
 
-from .ddim import sample_ddim
-from .ddpm import sample_ddpm
-from .dpm_solver import sample_dpm_solver
-from .flow import sample_flow_euler, sample_flow_heun
-from .validation import check_positive_int, check_real
+__all__ = ["SAMPLERS", "COMMON", "OPTIONS", "Sampler", "samplers_for", "get", "check_options", "sample"]
 
-
-@dataclass(frozen=True)
-class Sampler:
-    """One sampler: its function, the path it walks, its own options and its network calls per run."""
-
-    fn: Callable                   # fn(model, n_samples, schedule, **options, context=…, generator=…, …)
-    path: str                      # "ddpm" (a NoiseSchedule) or "flow" (a FlowPath): ``dlhelpers.spec``
-    options: tuple                 # the keyword options it uses besides the common ones (keys of OPTIONS)
-    calls: Callable                # calls(steps, T=500) → network calls per sample (guidance doubles the batch,
-    #                                not the calls); T: the schedule's length, for DDPM's all-T-steps sampler
-    default_steps: int | None = None
-
-
-SAMPLERS = {
-    "ddpm": Sampler(sample_ddpm, "ddpm", (), lambda steps, T=500: T),
-    "ddim": Sampler(sample_ddim, "ddpm", ("steps", "eta"), lambda steps, T=500: steps, 25),
-    "dpm-solver": Sampler(sample_dpm_solver, "ddpm", ("steps",), lambda steps, T=500: steps, 20),
-    "flow-euler": Sampler(sample_flow_euler, "flow", ("steps",), lambda steps, T=500: steps, 10),
-    "flow-heun": Sampler(sample_flow_heun, "flow", ("steps",), lambda steps, T=500: 2 * steps - 1, 5),
-}
-
-# every numeric option, checked once for every sampler: finite and in range, the message naming it
-OPTIONS = {
-    "steps": lambda v: check_positive_int(v, "steps"),
-    "eta": lambda v: check_real(v, "eta", low=0.0, high=1.0),
-    "guidance_scale": lambda v: check_real(v, "guidance_scale", low=0.0),
-}
-COMMON = ("guidance_scale",)   # options every sampler takes
+SAMPLERS = {s.name: s for s in (
+    DDPM,
+    DDIM,
+    DPM_SOLVER,
+    FLOW_EULER,
+    FLOW_HEUN,
+)}
 
 
 def samplers_for(path: str) -> list[str]:
@@ -66,19 +45,11 @@ def get(name: str) -> Sampler:
 
 def check_options(name: str, options: dict) -> dict:
     """``options`` checked for sampler ``name``: each in range, and none that the sampler ignores."""
-    sampler = get(name)
-    out = {}
-    for key, value in options.items():
-        if key not in sampler.options + COMMON:
-            takes = ", ".join(sampler.options + COMMON)
-            raise ValueError(f"{key} is not an option of the {name} sampler (it takes {takes}); leave it out")
-        out[key] = OPTIONS[key](value)
-    return out
+    return get(name).check_options(options)
 
 
-def sample(name: str, model, n_samples: int, schedule, **kwargs):
-    """Run sampler ``name``. Its own options (``steps``, ``eta``) and ``guidance_scale`` are checked by
-    ``check_options``; anything else (``context``, ``generator``, ``x_T``, ``progress``, ``save_every``,
-    ``precision``) goes to the sampler as it is."""
-    own = {k: kwargs.pop(k) for k in list(kwargs) if k in OPTIONS}
-    return get(name).fn(model, n_samples, schedule, **check_options(name, own), **kwargs)
+def sample(name: str, model, n_samples: int, path, **kwargs) -> SampleResult:
+    """Run sampler ``name`` on ``path`` (a ``NoiseSchedule`` or a ``FlowPath``). Its own options (``steps``,
+    ``eta``, ``extra_noise``) and ``guidance_scale`` are checked; anything else (``context``, ``generator``,
+    ``x_T``, ``progress``, ``save_every`` (None: no frames), ``precision``, ``callback``) goes to the loop."""
+    return get(name).run(model, n_samples, path, **kwargs)

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import torch
 
+from .path import check_prediction
 from .validation import check_image_batch, check_int_timesteps, check_real, check_same_device, check_tensor
 
 
@@ -48,7 +49,10 @@ class NoiseSchedule:
     alpha_bar: torch.Tensor
     timesteps: int
     name: str = "custom"
-    prediction: str = "eps"   # what a network trained on this path predicts (``dlhelpers.spec.PREDICTIONS``)
+    prediction: str = "eps"   # what a network trained on this path predicts (``dlhelpers.predictions``)
+
+    def __post_init__(self):
+        check_prediction(self.PATH, self.prediction)
 
     @classmethod
     def from_betas(cls, beta: torch.Tensor, name: str = "custom") -> "NoiseSchedule":
@@ -141,13 +145,22 @@ class NoiseSchedule:
         ab = extract(self.alpha_bar, t, x_shape)
         return ab.sqrt(), (1 - ab).sqrt()
 
+    def network_time(self, t: torch.Tensor) -> torch.Tensor:
+        """What the network sees for integer steps ``t``: t / T, a float in [0, 1]."""
+        return t.float() / self.timesteps
+
+    def snr(self, t: torch.Tensor) -> torch.Tensor:
+        """SNR_t = ᾱ_t / (1 − ᾱ_t) for integer steps ``t`` (B,), in float64."""
+        ab = self.alpha_bar.gather(0, t.reshape(-1)).double()
+        return ab / (1 - ab)
+
     def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:
         """Algorithm 1's draws for a batch, in this order: t ~ U{1…T}, then ε ~ N(0, I).
         Returns (t (B,) int, x_t, the network's time input t/T (B,), ε) — the trainer's and the loss's one source."""
         B, T = x0.shape[0], self.timesteps
         t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)            # (B,)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
-        return t, self.add_noise_unchecked(x0, t, noise), t.float() / T, noise
+        return t, self.add_noise_unchecked(x0, t, noise), self.network_time(t), noise
 
     def __repr__(self) -> str:
         return f"NoiseSchedule({self.name}, T={self.timesteps})"

@@ -7,9 +7,12 @@ Every model in the course walks a Gaussian path x_t = a_t · x₀ + s_t · ε be
 - ``"flow"``: a_t = 1 − t, s_t = t for t ∈ [0, 1], the straight path of flow matching / rectified flow (Lipman et
   al. 2023, arXiv:2210.02747; Liu et al. 2023, arXiv:2209.03003) — ``dlhelpers.flow.FlowPath``.
 
+Both satisfy ``GaussianPath`` (``dlhelpers.path``): everything ``train`` and the sampling loop ask of a path. A new
+path (say EDM's σ) is one class that satisfies it, its line in ``ALLOWED`` and its line in ``RunSpec.build``.
+
 What the network outputs is a ``Prediction`` (``dlhelpers.predictions``): ``"eps"`` (DDPM's ε) or
 ``"velocity"`` (flow matching's u = ε − x₀). Adding v-prediction (Salimans & Ho 2022, arXiv:2202.00512:
-v = a_t ε − s_t x₀) is one entry in ``PREDICTIONS`` and its path in ``ALLOWED`` below.
+v = a_t ε − s_t x₀) is one entry in ``PREDICTIONS`` (target, way back, loss weight) and its name in ``ALLOWED``.
 
 A spec is stored in the weights' manifest (``dlhelpers.pretrained``) and read back by ``load_pretrained``, so a
 checkpoint always samples on the path it was trained on.
@@ -18,9 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .path import ALLOWED, GaussianPath, check_prediction
 
-# which predictions each path supports (velocity u = ε − x₀ is the derivative only on the straight path)
-ALLOWED = {"ddpm": ("eps",), "flow": ("velocity",)}
+__all__ = ["ALLOWED", "DEFAULT_SCHEDULE", "GaussianPath", "RunSpec", "check_prediction"]
+
 
 DEFAULT_SCHEDULE = dict(timesteps=500, beta1=1e-4, beta2=0.02)
 
@@ -39,9 +43,7 @@ class RunSpec:
             object.__setattr__(self, "schedule", dict(DEFAULT_SCHEDULE) if self.path == "ddpm" else {})
         if self.path not in ALLOWED:
             raise ValueError(f"path must be one of {sorted(ALLOWED)}, got {self.path!r}")
-        if self.prediction not in ALLOWED[self.path]:
-            raise ValueError(f"prediction must be one of {ALLOWED[self.path]} on the {self.path!r} path, "
-                             f"got {self.prediction!r}")
+        check_prediction(self.path, self.prediction)
         if not isinstance(self.schedule, dict):
             raise TypeError(f"schedule must be a dict of NoiseSchedule.linear's arguments, got "
                             f"{type(self.schedule).__name__}")
@@ -55,7 +57,7 @@ class RunSpec:
         """The path object: a ``NoiseSchedule`` (with this prediction) or a ``FlowPath``."""
         if self.path == "flow":
             from .flow import FlowPath
-            return FlowPath(**self.schedule)
+            return FlowPath(prediction=self.prediction, **self.schedule)
         from .schedules import NoiseSchedule
         return replace(NoiseSchedule.linear(**self.schedule), prediction=self.prediction)
 

@@ -29,25 +29,26 @@ from .devices import model_device
 from .ema import EMA
 from .io import CorruptFileError, atomic_torch_save, safe_torch_load
 from .precision import autocast, prepare_model, to_memory_format
-from .predictions import training_target
-from .spec import RunSpec
+from .predictions import min_snr_weight, training_target
 from .validation import check_positive_int, check_precision, check_real
 
 
 @dataclass
 class TrainConfig:
-    """The training recipe. The defaults are the recipe of the shipped weights (``PRESETS["course"]``)."""
+    """The training recipe's numbers. The defaults are the shipped weights' recipe (``dlhelpers.recipes.PRESETS``'s
+    "course"): trial C of reports/recipe_trials.md with a longer warm-up, trained to full length. A named run (the
+    model, the path and these numbers) is a ``dlhelpers.recipes.Preset``."""
 
-    steps: int = 9000                 # optimizer steps in total; ~0.37 s each on 2 cores in bf16: 9000 fit an hour
+    steps: int = 9000                 # optimizer steps in total: the shipped run's (its manifest records the time)
     batch_size: int = 100             # the course's batch; large enough for BatchNorm, small enough for a CPU
-    lr: float = 2e-3                  # Adam's peak learning rate; 2e-3 beat the course's 1e-3 in the recipe trials
-    #                                   (data/benchmarks.md)
+    lr: float = 2e-3                  # Adam's peak learning rate; 2e-3 beat the course's 1e-3 (trial B,
+    #                                   reports/recipe_trials.md)
     warmup_steps: int = 500           # linear warm-up before the linear decay; keeps the first, larger Adam steps small
     p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
     ema_decay: Optional[float] = 0.999  # weight averaging (~1000-step window) for smoother samples; None turns it off
     min_snr_gamma: Optional[float] = 5.0  # Hang et al. 2023: weight t's loss by min(SNR_t, γ)/SNR_t; None = eq. (14)
-    #                                       (DDPM's ε-path only: a flow run sets None)
-    checkpoint_every: int = 250       # steps between atomic checkpoints (a kill loses at most ~1 minute)
+    #                                       (trial C; DDPM's ε-path only: a flow run sets None)
+    checkpoint_every: int = 250       # steps between atomic checkpoints: at most what a kill loses
     seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
     precision: str = "auto"           # "auto": bf16 autocast where the CPU/GPU runs it natively;
     #                                   "fp32" for exact tests
@@ -68,41 +69,6 @@ class TrainConfig:
             check_real(self.min_snr_gamma, "min_snr_gamma", low=0.0, open_interval=True)
         check_precision(self.precision)
         return self
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named training run: the model, the schedule, the recipe, and which EMA snapshots to export."""
-
-    model: dict                       # ContextUnet(**model)
-    spec: RunSpec                     # the path and what the network predicts; spec.build() is the schedule
-    config: TrainConfig               # the recipe
-    snapshots: tuple = ()             # steps whose EMA weights are shipped as step_NNNNN.pt (for notebook 3)
-    ship_raw: bool = True             # also ship the last raw (non-EMA) weights as final_raw.pt (the benchmark's row)
-
-
-PRESETS = {
-    # The shipped weights: data/weights/manifest.json records this run's command, wall time and machine.
-    "course": Preset(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16),
-                     spec=RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02)),
-                     config=TrainConfig(), snapshots=(250, 1000, 3000)),
-    # Flow matching (notebook 6): the same UNet and recipe on the straight path, predicting the velocity; min-SNR
-    # is DDPM's weighting (off); 9000 steps as the course preset. Shipped in data/weights/flow.
-    "flow": Preset(model=dict(in_channels=3, n_feat=64, n_cfeat=5, height=16), spec=RunSpec("flow", "velocity", {}),
-                   config=TrainConfig(min_snr_gamma=None), ship_raw=False),
-    # A model of your own in minutes on 2 cores (issue 24 asks ≤ 5; trials S11–S16, data/student_trials.md): flow
-    # matching, logit-normal t, half the width, lr 3e-3, a 200-step EMA, batches of 50 (beat 100 by 3–5 points at
-    # equal sprites seen). S15: 86.4 % (seed 1: 84.6 %), FD 4.38, 457 s on 2 fp32 cores (no bf16). Not shipped.
-    "student": Preset(model=dict(in_channels=3, n_feat=32, n_cfeat=5, height=16),
-                      spec=RunSpec("flow", "velocity", {"t_sampling": "logit-normal"}),
-                      config=TrainConfig(steps=3300, batch_size=50, lr=3e-3, warmup_steps=200, ema_decay=0.995,
-                                         min_snr_gamma=None),
-                      ship_raw=False),
-    # A smoke-test size: seconds on a CPU, for tests and for trying the command.
-    "tiny": Preset(model=dict(in_channels=3, n_feat=16, n_cfeat=5, height=16),
-                   spec=RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02)),
-                   config=TrainConfig(steps=20, batch_size=32, warmup_steps=0, checkpoint_every=10), snapshots=(10,)),
-}
 
 
 @dataclass
@@ -141,37 +107,40 @@ def dataset_tensors(dataset):
     return images.float(), (contexts.float() if contexts is not None else None)
 
 
-def min_snr_weights(schedule, gamma: float) -> torch.Tensor:
-    """Hang et al., "Efficient Diffusion Training via Min-SNR Weighting Strategy", 2023, arXiv:2303.09556, eq. (7)
-    for ε-prediction: w_t = min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t). Shape (T+1,); w_0 is never drawn."""
-    ab = schedule.alpha_bar.double()
-    snr = ab[1:] / (1 - ab[1:])
-    return torch.cat([torch.ones(1, dtype=torch.float64, device=ab.device), snr.clamp(max=gamma) / snr]).float()
+def min_snr_weights(path, gamma: float) -> torch.Tensor:
+    """Hang et al., "Efficient Diffusion Training via Min-SNR Weighting Strategy", 2023, arXiv:2303.09556: the
+    weight of each of a discrete path's steps t = 0…T, shape (T+1,), for what the path's network predicts
+    (``dlhelpers.predictions``: ε's is eq. (7), min(SNR_t, γ)/SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t)); w_0 is never
+    drawn and set to 1. The loss computes the same weights per batch (``diffusion_loss``)."""
+    t = torch.arange(1, path.timesteps + 1, device=path.alpha_bar.device)
+    w = min_snr_weight(path, path.snr(t), gamma)                                         # (T,) float64
+    return torch.cat([torch.ones(1, dtype=w.dtype, device=w.device), w]).float()
 
 
-def diffusion_loss(model, x0, context, schedule, generator, p_uncond: float = 0.0, precision: str = "fp32",
-                   loss_weight: torch.Tensor | None = None, return_mse: bool = False):
-    """Eq. (14) for one batch: t ~ U{1…T}, ε ~ N(0, I), MSE(ε, ε_θ(x_t, t/T, c)) computed in fp32 — or, when
-    ``schedule`` is a ``FlowPath``, flow matching's MSE(ε − x₀, u_θ(x_t, t, c)) with t ~ U[0, 1]; with
-    ``loss_weight`` (T+1,) each image's squared error is weighted by loss_weight[t] (``min_snr_weights``).
-    ``return_mse``: return ``(loss, mse)``, where ``mse`` is the plain, unweighted eq. (14) of the same draws,
-    detached (what ``train`` records in its loss history whatever the weighting).
+def diffusion_loss(model, x0, context, path, generator, p_uncond: float = 0.0, precision: str = "fp32",
+                   min_snr_gamma: float | None = None, return_mse: bool = False):
+    """One batch's loss on ``path``: t drawn by the path (DDPM: t ~ U{1…T}; flow: t ~ U[0, 1] or logit-normal),
+    ε ~ N(0, I), the MSE between the network's output and its target (``dlhelpers.predictions``: ε, eq. (14), or
+    the velocity ε − x₀, Lipman et al. eq. (23)), computed in fp32. With ``min_snr_gamma`` each image's squared
+    error is weighted by its prediction's min-SNR-γ weight at its t (``predictions.min_snr_weight``).
+    ``return_mse``: return ``(loss, mse)``, where ``mse`` is the plain, unweighted MSE of the same draws, detached
+    (what ``train`` records in its loss history whatever the weighting).
 
     The one loss of the package: ``train``, the notebooks' checks and the benchmark call it. No argument checks
     and no host sync: ``train`` validated everything once and calls this every step."""
-    t, per_image = _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)   # (B,), (B,)
-    loss = per_image.mean() if loss_weight is None else (loss_weight[t] * per_image).mean()
+    t, per_image = _per_image_mse(model, x0, context, path, generator, p_uncond, precision)   # (B,), (B,)
+    if min_snr_gamma is None:
+        loss = per_image.mean()
+    else:
+        loss = (min_snr_weight(path, path.snr(t), min_snr_gamma).to(per_image.dtype) * per_image).mean()
     return (loss, per_image.detach().mean()) if return_mse else loss
 
 
-def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision):
+def _per_image_mse(model, x0, context, path, generator, p_uncond, precision):
     """(t (B,), each image's MSE (B,)): draws t, then ε, then the context dropout, in that order."""
     B = x0.shape[0]
-    t, x_t, time_in, noise = schedule.draw_training_example(x0, generator)             # (B,), x_t (B, C, H, W)
-    if schedule.prediction == "eps":
-        target = noise                                                                  # (B, C, H, W)
-    else:
-        target = training_target(schedule, x0, noise, *schedule.coefficients(t, x0.shape))   # (B, C, H, W)
+    t, x_t, time_in, noise = path.draw_training_example(x0, generator)                   # (B,), x_t (B, C, H, W)
+    target = training_target(path, x0, noise, *path.coefficients(t, x0.shape))          # (B, C, H, W)
     if context is not None and p_uncond > 0:
         keep = torch.rand((B, 1), generator=generator, device=x0.device) >= p_uncond   # (B, 1)
         context = context * keep
@@ -180,11 +149,12 @@ def _per_image_mse(model, x0, context, schedule, generator, p_uncond, precision)
     return t, (pred.float() - target).pow(2).mean(dim=(1, 2, 3))                       # (B,), (B,)
 
 
-def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig | None = None,
+def train(model: torch.nn.Module, dataset, path, config: TrainConfig | None = None,
           checkpoint_path: str | Path | None = None, callback: Callable | None = None,
           progress: bool = True, stop_after: int | None = None, snapshot_steps=(),
           on_snapshot: Callable | None = None) -> TrainResult:
-    """Train ``model`` in place with ``config`` (default: ``TrainConfig()``, the course's recipe). Resumes from
+    """Train ``model`` in place on ``path`` (a ``NoiseSchedule`` or a ``FlowPath``: ``dlhelpers.spec.GaussianPath``)
+    with ``config`` (default: ``TrainConfig()``, the course's recipe). Resumes from
     ``checkpoint_path`` if it exists and writes it every ``checkpoint_every`` steps and at the end.
     ``callback(step, loss, model)`` runs every ``log_every`` steps. ``on_snapshot(step, state_dict)`` receives the
     EMA weights (or the raw ones without EMA) after each step in ``snapshot_steps``. ``stop_after`` ends this call
@@ -196,7 +166,7 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig | None 
     images, contexts = dataset_tensors(dataset)
     images = to_memory_format(images.to(device))
     contexts = contexts.to(device) if contexts is not None else None
-    schedule = schedule.to(device)
+    path = path.to(device)
     N, B = images.shape[0], min(cfg.batch_size, images.shape[0])
     batches_per_epoch = N // B
 
@@ -205,10 +175,6 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig | None 
     optimizer = make_optimizer(model.parameters(), cfg.lr, device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay is not None else None
-    if cfg.min_snr_gamma is not None and getattr(schedule, "alpha_bar", None) is None:
-        raise ValueError("min_snr_gamma weights DDPM's discrete timesteps; set it to None to train on "
-                         f"{schedule!r}")
-    weight = min_snr_weights(schedule, cfg.min_snr_gamma) if cfg.min_snr_gamma is not None else None
     result = TrainResult(steps_done=0)
 
     if checkpoint_path is not None and Path(checkpoint_path).exists():
@@ -228,8 +194,8 @@ def train(model: torch.nn.Module, dataset, schedule, config: TrainConfig | None 
             group["lr"] = lr_at(step, cfg)
         batch_contexts = contexts[idx] if contexts is not None else None
         # the loss drives the gradient (min-SNR-weighted when configured); mse, plain eq. (14), goes to the history
-        loss, mse = diffusion_loss(model, images[idx], batch_contexts, schedule, generator, cfg.p_uncond,
-                                   cfg.precision, loss_weight=weight, return_mse=True)
+        loss, mse = diffusion_loss(model, images[idx], batch_contexts, path, generator, cfg.p_uncond,
+                                   cfg.precision, min_snr_gamma=cfg.min_snr_gamma, return_mse=True)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -95,3 +95,20 @@ def test_every_folder_says_whom_it_serves():
     for sub in sorted(p for p in PKG.iterdir() if p.is_dir() and not p.name.startswith("__")):
         doc = ast.get_docstring(ast.parse((sub / "__init__.py").read_text()))
         assert doc and len(doc) > 40, f"dlhelpers/{sub.name}/__init__.py needs a docstring saying whom it serves"
+
+
+def _reaches(start: str) -> set:
+    """Every module ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for dep in GRAPH[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+def test_the_trainer_does_not_import_the_recipes():
+    """The trainer trains any TrainConfig; naming runs (presets, trials, the live run) is dlhelpers.recipes' job, one
+    step above it, so the recipes never lift the trainer in the import order."""
+    assert "dlhelpers.training" in _reaches("dlhelpers.recipes")         # the walk sees an edge that is there
+    assert "dlhelpers.recipes" not in _reaches("dlhelpers.training")

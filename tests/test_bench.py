@@ -1,5 +1,6 @@
 """The benchmark: a smoke run writes a complete report (every section, per-class and FD-ratio columns), never the
-README; ``update_readme`` copies a full report between the README's markers; bench imports the library only."""
+README; a full report links the trial tables instead of copying them (``refresh_tables``); ``update_readme`` writes a
+full report's headline numbers, never a table, between the README's markers; bench imports the library only."""
 import re
 import subprocess
 import sys
@@ -108,21 +109,65 @@ README_TEXT = "# Course\n\nintro\n\n<!-- bench:start -->\nold table\n<!-- bench:
 FULL_REPORT = "# Benchmark\n\n`python -m dlhelpers bench` — a machine.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
 
 
-def test_update_readme_copies_between_markers(tmp_path):
-    report, readme = tmp_path / "b.md", tmp_path / "README.md"
-    report.write_text(FULL_REPORT)
+def _accuracy(overall):
+    return {"overall": overall, "per_class": {c: overall for c in CLASS_NAMES}}
+
+
+def _full_report(trial_links=""):
+    """A full (not smoke) report as ``render`` writes it, from made-up measurements."""
+    speed = {"course fp32": 0.4, "ours fp32": 0.39, "ours fast": 0.2}
+    stats = {"train_images_per_s": {k: 100 / v for k, v in speed.items()},
+             "train_gflops": {k: 10.0 for k in speed}, "peak_gflops": {"fp32": 20.0}, "peak_n": 1024}
+    quality = {"rows": [("DDPM-500", 170.0, _accuracy(0.986), 2.05), ("DDIM-25", 9.0, _accuracy(0.95), 3.05),
+                        ("DPM-Solver++(2M)-20", 5.0, _accuracy(0.96), 2.88), ("DDIM-10", 3.0, _accuracy(0.9), 3.3)],
+               "n": 500, "notes": [], "baseline": 0.43}
+    return R.render(smoke=False, command="python -m dlhelpers bench", machine="A CPU (x86_64, 2 threads)",
+                    torch_version="2.0", fast_path="bfloat16 autocast", seconds=500, where="the CPU, 2 threads",
+                    speed_rows=[("training step, B=100 (ms)", speed, 1e3)], stats=stats,
+                    sampler_times={"DDIM-25 auto": 1.0, "DDIM-25 fp32": 1.5}, overhead=1.0, one_forward=0.03,
+                    memory="", quality=quality, class_names=list(CLASS_NAMES),
+                    train_cmp={"fp32": (0.17, 0.003, 80.0)}, train_steps=200) + trial_links
+
+
+def test_update_readme_writes_the_headline_numbers_between_markers(tmp_path):
+    (tmp_path / "reports").mkdir()
+    report, readme = tmp_path / "reports" / "b.md", tmp_path / "README.md"
+    report.write_text(_full_report())
     readme.write_text(README_TEXT)
     assert update_readme(report, readme) == readme
     new = readme.read_text()
-    assert new == ("# Course\n\nintro\n\n<!-- bench:start -->\n`python -m dlhelpers bench` — a machine.\n\n"
-                   "| a | b |\n|---|---|\n| 1 | 2 |\n<!-- bench:end -->\n\n## After\nkept\n")
+    before, block = new.split(R.START)
+    block, after = block.split(R.END)
+    assert before == "# Course\n\nintro\n\n" and after == "\n\n## After\nkept\n"
+    assert "[reports/b.md](reports/b.md)" in block                          # a link to the report, from the README
+    for number in ("2.00×", "400.0 ms", "200.0 ms", "DDPM-500 (170.00 s) 98.6 %", "DDIM-25 95.0 %, FD 3.05, 18.9×",
+                   "DPM-Solver++(2M)-20 96.0 %, FD 2.88, 34.0×", "0.43", "A CPU (x86_64, 2 threads)"):
+        assert number in " ".join(block.split()), number
+    assert "DDIM-10" not in block                                           # headlines only
+    assert not [ln for ln in block.splitlines() if ln.startswith("|")]      # no table: the report holds them
+    assert max(len(ln) for ln in block.splitlines()) <= 120
     update_readme(str(report), str(readme))
     assert readme.read_text() == new  # idempotent
 
 
+def test_headline_numbers_at_ten_network_calls_or_fewer():
+    """The calls section's headline: per model, the lowest FD within 10 network calls (from the committed report)."""
+    from dlhelpers.tools.bench.run import REPORT
+    text = REPORT.read_text()
+    rows = R._first_table(text, "## Quality against network calls")
+    best = {r["model"]: r for r in R._best_within(rows, 10)}
+    for model, row in best.items():
+        within = [float(r["sprite FD"].split("±")[0]) for r in rows if r["model"] == model
+                  and int(r["network calls"]) <= 10]
+        assert float(row["sprite FD"].split("±")[0]) == min(within)
+    summary = " ".join(R.summary(text, "x.md").split())
+    assert all(f"`{r['sampler']}` ({r['network calls']} calls) {r['context accuracy']}" in summary
+               for r in best.values()) and len(best) == 2
+
+
 def test_update_readme_bad_inputs(tmp_path):
     report, readme = tmp_path / "b.md", tmp_path / "README.md"
-    report.write_text(FULL_REPORT)
+    report.write_text(_full_report())
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="readme_path"):
         update_readme(report, readme)
@@ -132,6 +177,12 @@ def test_update_readme_bad_inputs(tmp_path):
     readme.write_text(README_TEXT)
     report.write_text(R.SMOKE_TITLE + "\n\nnumbers\n")
     with pytest.raises(ValueError, match="report_path.*smoke"):
+        update_readme(report, readme)
+    report.write_text(FULL_REPORT)          # a benchmark title, but no quality table to take numbers from
+    with pytest.raises(ValueError, match="report_path.*quality table"):
+        update_readme(report, readme)
+    report.write_text("# Notes\n")
+    with pytest.raises(ValueError, match="report_path.*not a benchmark report"):
         update_readme(report, readme)
     with pytest.raises(ValueError, match="report_path"):
         update_readme(tmp_path / "missing.md", readme)
@@ -143,12 +194,12 @@ def test_update_readme_bad_inputs(tmp_path):
 @pytest.mark.slow
 def test_cli_bench_readme_and_device_choice(tmp_path):
     report, readme = tmp_path / "b.md", tmp_path / "README.md"
-    report.write_text(FULL_REPORT)
+    report.write_text(_full_report())
     readme.write_text(README_TEXT)
     cmd = [sys.executable, "-m", "dlhelpers"]
     subprocess.run(cmd + ["bench-readme", "--report", str(report), "--readme", str(readme)], check=True,
                    capture_output=True)
-    assert "| 1 | 2 |" in readme.read_text()
+    assert "[b.md](b.md)" in readme.read_text() and "DDIM-25 95.0 %" in readme.read_text()
     if not torch.cuda.is_available():
         res = subprocess.run(cmd + ["bench", "--smoke", "--device", "cuda", "--out", str(tmp_path / "x.md")],
                              capture_output=True, text=True)
@@ -169,7 +220,7 @@ def test_run_benchmark_bad_inputs(tmp_path):
 def test_a_smoke_run_never_replaces_the_committed_report():
     from dlhelpers.tools.bench.run import REPORT, report_path
     assert report_path(None, smoke=False) == REPORT
-    assert report_path(None, smoke=True).parent != REPORT.parent   # not data/: git never sees a smoke report
+    assert report_path(None, smoke=True).parent != REPORT.parent   # not reports/: git never sees a smoke report
     assert report_path("x.md", smoke=True) == Path("x.md")
 
 
@@ -265,30 +316,90 @@ def test_a_student_trial_trains_its_own_width(tmp_path, monkeypatch):
         return real(*args, **kwargs)
     monkeypatch.setattr(dlhelpers.unet, "ContextUnet", spy)
     record = recipes.run_trial("S1", steps=1, out_dir=tmp_path, per_class=1)
-    assert built == [32, 32] and record["n_feat"] == recipes.TRIALS["S1"].n_feat == 32
+    assert built == [32, 32] and record["n_feat"] == recipes.TRIALS["S1"][1].model["n_feat"] == 32
     with pytest.raises(ValueError, match="^out_dir"):
         recipes.write_table(tmp_path / "empty")
 
 
-def test_refresh_tables_replaces_only_the_separately_measured_tables(tmp_path, monkeypatch):
+def _trial_files(tmp_path, monkeypatch):
+    """The three trial tables (and the plot) in ``tmp_path/reports``, in place of the committed ones."""
     from dlhelpers.tools.bench import run as bench_run
-    parts = {name: tmp_path / f"{name}.md" for name in ("recipes", "student", "minute")}
-    parts["recipes"].write_text("## Training recipes tried (A)\n\nold recipes\n")
-    parts["student"].write_text("## Training recipes tried (S)\n\nnew student rows\n")
-    parts["minute"].write_text("## Quality per training minute\n\nnew minutes\n")
-    for attr, name in (("RECIPES", "recipes"), ("STUDENT_TRIALS", "student"), ("PER_MINUTE", "minute")):
-        monkeypatch.setattr(bench_run, attr, parts[name])
-    report = tmp_path / "b.md"
-    report.write_text(FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n"
-                      "## Training recipes tried (S)\n\n"
-                      "old student rows\n")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    parts = {"RECIPES": "recipe_trials.md", "STUDENT_TRIALS": "student_trials.md",
+             "PER_MINUTE": "quality_per_minute.md", "PER_MINUTE_PLOT": "quality_per_minute.png"}
+    heads = {"RECIPES": "## Training recipes tried (1500 steps each)",
+             "STUDENT_TRIALS": "## Training recipes tried (S)",
+             "PER_MINUTE": "## Quality per training minute (2 threads)"}
+    for attr, name in parts.items():
+        (folder / name).write_text(f"{heads[attr]}\n\nnote\n\n| t | a |\n|---|---|\n| {attr} | 1 |\n"
+                                   if attr in heads else "png")
+        monkeypatch.setattr(bench_run, attr, folder / name)
+    return folder, heads
+
+
+def test_refresh_tables_links_the_trial_tables_and_keeps_no_copy(tmp_path, monkeypatch):
+    """A report that still holds copies of the trial tables (as the benchmark wrote it before) gets links instead;
+    the measured sections above stay as they are; a second run changes nothing."""
+    from dlhelpers.tools.bench import run as bench_run
+    folder, heads = _trial_files(tmp_path, monkeypatch)
+    measured = _full_report()
+    report = folder / "benchmarks.md"
+    report.write_text(measured + "\n## Training recipes tried (1500 steps each)\n\nold recipes\n\n"
+                      "## Training recipes tried (S, an older heading)\n\nold student rows\n")
+    assert bench_run.refresh_tables(report) == report
+    text = report.read_text()
+    assert text.startswith(measured) and "old" not in text
+    tail = text[len(measured):]
+    assert tail.lstrip("\n").startswith(R.TRIALS_HEADING)
+    for name, head in (("recipe_trials.md", heads["RECIPES"]), ("student_trials.md", heads["STUDENT_TRIALS"]),
+                       ("quality_per_minute.md", heads["PER_MINUTE"]), ("quality_per_minute.png", "")):
+        assert f"]({name})" in tail and head.lstrip("# ") in tail, name   # linked beside it, titled by its heading
+    assert "| RECIPES | 1 |" not in text                                   # linked, not copied
     bench_run.refresh_tables(report)
-    assert report.read_text() == (FULL_REPORT + "\n## Training recipes tried (A)\n\nold recipes\n\n"
-                                  "## Training recipes tried (S)\n\nnew student rows\n\n"
-                                  "## Quality per training minute\n\nnew minutes\n")
-    report.write_text(FULL_REPORT)
+    assert report.read_text() == text
+    elsewhere = tmp_path / "other" / "b.md"                                 # links relative to the report
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(measured)
+    bench_run.refresh_tables(elsewhere)
+    assert "](../reports/recipe_trials.md)" in elsewhere.read_text()
+    for bad in (R.SMOKE_TITLE + "\n\nx\n", "# Notes\n"):
+        report.write_text(bad)
+        with pytest.raises(ValueError, match="path"):
+            bench_run.refresh_tables(report)
     with pytest.raises(ValueError, match="path"):
-        bench_run.refresh_tables(report)
+        bench_run.refresh_tables(tmp_path / "missing.md")
+
+
+def test_a_full_run_links_the_trial_tables(tmp_path, monkeypatch):
+    """run_benchmark ends a full report with the links (measured sections stubbed: they are the smoke test's)."""
+    from dlhelpers.tools.bench import run as bench_run
+    folder, _ = _trial_files(tmp_path, monkeypatch)
+    (folder / "student_trials.md").unlink()                                 # only the tables that exist
+    monkeypatch.setattr(bench_run, "render", lambda **kw: _full_report())
+    for name, value in (("speed_section", ([], {"fast_dtype": "fp32"})), ("sampler_section", ({}, 1.0, 0.01)),
+                        ("quality_section", {"rows": [(0, 0, 0, 1.0)]}), ("calls_section", None),
+                        ("precision_training_section", ({}, 1))):
+        monkeypatch.setattr(bench_run, name, lambda *a, _v=value, **k: _v)
+    out = folder / "benchmarks.md"
+    text = bench_run.run_benchmark(out=out, device="cpu", verbose=False)
+    assert out.read_text() == text and text.startswith(_full_report())
+    assert "](recipe_trials.md)" in text and "](quality_per_minute.md)" in text and "student_trials" not in text
+    assert "| RECIPES | 1 |" not in text
+    smoke = bench_run.run_benchmark(smoke=True, out=tmp_path / "s.md", device="cpu", verbose=False)
+    assert R.TRIALS_HEADING not in smoke                                    # a smoke run links nothing
+
+
+def test_trial_tables_are_written_to_reports():
+    """Every table and record the trials write goes to reports/, none to data/ (which holds what the course loads)."""
+    from dlhelpers.io import DATA_DIR
+    from dlhelpers.tools.bench import per_minute, recipes
+    from dlhelpers.tools.bench import run as bench_run
+    paths = (bench_run.REPORT, bench_run.STUDENT_TRIALS, recipes.TABLE, per_minute.TABLE, per_minute.PLOT,
+             per_minute.COURSE_POINTS)
+    for path in paths:
+        assert R.REPORTS_DIR in path.parents and DATA_DIR not in path.parents, path
+        assert path.is_file(), path
 
 
 def test_course_minutes_are_kept_so_the_table_needs_no_replay(tmp_path):

@@ -14,6 +14,7 @@ has a known minimum, and every frame of a sampler run has a known right answer, 
 The ``test_mutant_*`` tests plant each mistake these checks exist for (path with t reversed, target x₀ − ε, Euler
 with the wrong sign, Heun without its average, x̂₀ with the wrong sign) and show that the checks then fail.
 """
+import dataclasses
 import math
 
 import pytest
@@ -23,7 +24,8 @@ from dlhelpers import flow
 from dlhelpers.flow import (FlowPath, euler_step, flow_timesteps, sample_flow_euler, sample_flow_heun,
                             straightness)
 from dlhelpers.predictions import PREDICTIONS
-from dlhelpers.training import PRESETS, TrainConfig, diffusion_loss, train
+from dlhelpers.recipes import PRESETS
+from dlhelpers.training import TrainConfig, diffusion_loss, train
 from dlhelpers.unet import ContextUnet
 from support import corner_squares
 
@@ -426,12 +428,21 @@ def test_training_on_the_flow_path_lowers_the_loss():
     assert last < 0.7 * first, (first, last)
 
 
-def test_min_snr_weighting_is_refused_on_the_flow_path():
-    cfg = TrainConfig(steps=1, batch_size=16, min_snr_gamma=5.0, precision="fp32")
-    with pytest.raises(ValueError, match="^min_snr_gamma"):
-        train(ContextUnet(3, 16, 5, 8), _squares(), FlowPath(), cfg, progress=False)
-    preset = PRESETS["flow"]
-    assert isinstance(preset.spec.build(), FlowPath) and preset.config.min_snr_gamma is None
+def test_min_snr_weighting_on_the_flow_path_weights_the_velocity_by_hand():
+    """min-SNR-γ on the straight path: each image's velocity error weighted by min(SNR_t, γ)·t², SNR_t = (1−t)²/t²
+    (the x₀ error is t times the velocity's: ``dlhelpers.predictions``), t and ε drawn in the documented order."""
+    zero = lambda x, t, c=None: torch.zeros_like(x)
+    x0 = torch.rand(6, 3, 8, 8) * 2 - 1
+    loss = diffusion_loss(zero, x0, None, FlowPath(), torch.Generator().manual_seed(3), min_snr_gamma=2.0)
+    g = torch.Generator().manual_seed(3)
+    t = torch.rand((6,), generator=g).double()
+    eps = torch.randn(x0.shape, generator=g)
+    snr = ((1 - t) / t) ** 2
+    w = (snr.clamp(max=2.0) * t ** 2).float()
+    torch.testing.assert_close(loss, (w * (eps - x0).pow(2).mean(dim=(1, 2, 3))).mean())
+    cfg = TrainConfig(steps=2, batch_size=16, min_snr_gamma=5.0, precision="fp32", warmup_steps=0)
+    assert train(ContextUnet(3, 16, 5, 8), _squares(), FlowPath(), cfg, progress=False).steps_done == 2
+    assert PRESETS["flow"].config.min_snr_gamma is None     # the shipped flow model trains on the plain loss
 
 
 # ------------------------------------------------------------------------------------------------ planted mistakes
@@ -448,7 +459,7 @@ def test_mutant_path_with_t_reversed_fails(monkeypatch):
 def test_mutant_target_x0_minus_eps_fails(monkeypatch):
     """The velocity's target written x₀ − ε: the loss checks fail."""
     right = PREDICTIONS["velocity"]
-    wrong = type(right)(target=lambda x0, eps, a, s: x0 - eps, split=right.split)
+    wrong = dataclasses.replace(right, target=lambda x0, eps, a, s: x0 - eps)
     monkeypatch.setitem(PREDICTIONS, "velocity", wrong)
     for check in (check_loss_replays_by_hand, check_oracle_loss_is_the_closed_form_minimum):
         with pytest.raises(AssertionError):
@@ -464,8 +475,17 @@ MUTANTS = {   # name: (function in dlhelpers.flow, its wrong version, the checks
                         ("check_euler_sampler_is_the_euler_step_loop",)),
     "heun without its average": ("heun", lambda x, t, t_prev, u, u_guess: x + (t_prev - t) * u,
                                  ("check_every_frame_on_the_exact_flow", "check_orders")),
-    "x0 estimate sign": ("x0_from_velocity", lambda x, t, u: x + t * u, ("check_every_frame_on_the_exact_flow",)),
 }
+
+
+def test_mutant_x0_estimate_sign_fails(monkeypatch):
+    """x̂₀ = x_t + t·u in the prediction table (the one way back from the network's output): the samplers read
+    their step from it, so every frame leaves the exact flow."""
+    right = PREDICTIONS["velocity"]
+    monkeypatch.setitem(PREDICTIONS, "velocity", dataclasses.replace(
+        right, split=lambda out, x_t, a, s: (x_t + s * out, x_t + a * out)))
+    with pytest.raises(AssertionError):
+        check_every_frame_on_the_exact_flow()
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))

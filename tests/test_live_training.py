@@ -3,14 +3,18 @@ the student's step called as asked, the live view's updates and its end, a clean
 weights, the time budget, and refusals naming the argument."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
 import pytest
 import torch
 
+from dlhelpers import training
+from dlhelpers.notebook import live_training
 from dlhelpers.notebook.checks.training import reference_train_step
 from dlhelpers.notebook.live_training import LiveSettings, live_lr, train_live
+from dlhelpers.recipes import LIVE, PRESETS
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.unet import ContextUnet
 
@@ -52,6 +56,46 @@ def test_learning_rate_warms_up_then_decays_on_steps_or_time_whichever_is_furthe
     assert live_lr(100, 300.0, s) == pytest.approx(0.5)          # half the 10 minutes: half the rate
     assert live_lr(550, 450.0, s) == pytest.approx(0.25)         # three quarters of the time beats half the steps
     assert live_lr(550, 9999.0, s) == 0.0
+
+
+def check_live_schedule_is_the_trainers():
+    """live_lr is training.lr_at: at the same step with no time spent, and, after the warm-up, at the step whose
+    share of the decay equals the share of the time budget spent, when that is further along."""
+    s = LiveSettings(steps=1000, minutes=10.0, lr=1.0, warmup_steps=100)
+    for step in (0, 37, 99, 100, 420, 999, 1000):
+        assert live_lr(step, 0.0, s) == pytest.approx(training.lr_at(step, s.config)), step
+    for step, elapsed, same_as in ((50, 500.0, 50), (100, 300.0, 550), (550, 450.0, 775), (900, 60.0, 900),
+                                   (200, 600.0, 1000)):
+        assert live_lr(step, elapsed, s) == pytest.approx(training.lr_at(same_as, s.config)), (step, elapsed)
+
+
+def test_the_live_schedule_is_the_trainers_with_time_counted_as_steps():
+    check_live_schedule_is_the_trainers()
+
+
+def test_mutant_live_schedule_of_its_own_fails(monkeypatch):
+    """A schedule that drifts from the trainer's (here: a warm-up twice as long) is caught; it also shows live_lr
+    goes through lr_at, since changing lr_at changes it."""
+    real = training.lr_at
+    monkeypatch.setattr(live_training, "lr_at",
+                        lambda step, cfg: real(step, dataclasses.replace(cfg, warmup_steps=2 * cfg.warmup_steps)))
+    with pytest.raises(AssertionError):
+        check_live_schedule_is_the_trainers()
+
+
+def test_the_live_recipe_is_the_student_presets_and_the_notebooks_keywords_change_it():
+    """Defaults: dlhelpers.recipes.LIVE, the student preset's lr schedule, context dropout and precision. Notebook 3's
+    cell calls LiveSettings(steps=…, minutes=…, [redraw_seconds=…,] p_uncond=…): those keywords still work."""
+    student, default = PRESETS["student"].config, LiveSettings()
+    assert default.config == LIVE.config and LIVE.model == PRESETS["student"].model
+    for name in ("lr", "warmup_steps", "p_uncond", "precision"):
+        assert getattr(default.config, name) == getattr(student, name), name
+    assert LIVE.config.ema_decay is None and LIVE.spec.path == "ddpm"     # no EMA; the student's own ε step
+    s = LiveSettings(steps=100, minutes=0.2, redraw_seconds=3, p_uncond=0.1).validate()
+    assert (s.config.steps, s.minutes, s.redraw_seconds, s.config.p_uncond) == (100, 0.2, 3, 0.1)
+    assert s.config.lr == LIVE.config.lr and LiveSettings(steps=3500, minutes=5.0, p_uncond=0.1).validate()
+    with pytest.raises(TypeError, match="emma_decay"):
+        LiveSettings(emma_decay=0.9)                    # a keyword that names no field of the recipe
 
 
 def test_runs_the_given_step_with_the_schedule_and_shows_every_step_until_done():

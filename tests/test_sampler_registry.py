@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from dlhelpers import samplers
-from dlhelpers.flow import FlowPath
+from dlhelpers.ddim import sample_ddim
+from dlhelpers.ddpm import sample_ddpm
+from dlhelpers.dpm_solver import sample_dpm_solver
+from dlhelpers.flow import FlowPath, sample_flow_euler, sample_flow_heun
 from dlhelpers.samplers import COMMON, OPTIONS, SAMPLERS
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.tools.cli import main
@@ -16,6 +19,9 @@ from dlhelpers.unet import ContextUnet
 
 PATHS = {"ddpm": NoiseSchedule.linear(500), "flow": FlowPath()}
 OTHER = {"ddpm": "flow", "flow": "ddpm"}
+# each sampler's function of the same name (the notebooks call these): the registry's record run with its options
+FUNCTIONS = {"ddpm": sample_ddpm, "ddim": sample_ddim, "dpm-solver": sample_dpm_solver,
+             "flow-euler": sample_flow_euler, "flow-heun": sample_flow_heun}
 
 
 def _starts_with(message: str, name: str) -> bool:
@@ -40,12 +46,13 @@ class Counting(torch.nn.Module):
 def test_the_registry_lists_every_path_and_option():
     assert samplers.samplers_for("ddpm") == ["ddpm", "ddim", "dpm-solver"]
     assert samplers.samplers_for("flow") == ["flow-euler", "flow-heun"]
-    assert set(OPTIONS) == {"steps", "eta", "guidance_scale"} and COMMON == ("guidance_scale",)
+    assert set(OPTIONS) == {"steps", "eta", "guidance_scale", "extra_noise"} and COMMON == ("guidance_scale",)
+    assert set(FUNCTIONS) == set(SAMPLERS)
     for name, s in SAMPLERS.items():
-        assert s.path in PATHS, name
+        assert s.path in PATHS and s.name == name, name
         assert set(s.options) <= set(OPTIONS), name
-        params = inspect.signature(s.fn).parameters
-        assert all(option in params for option in s.options + COMMON), name
+        params = inspect.signature(FUNCTIONS[name]).parameters
+        assert all(option in params for option in s.options), name
         # default_steps is the function's own default, and only samplers with steps have one
         assert s.default_steps == (params["steps"].default if "steps" in s.options else None), name
         assert ("steps" in params) == ("steps" in s.options), name
@@ -55,8 +62,8 @@ def test_the_registry_lists_every_path_and_option():
 def test_every_sampler_runs_with_its_defaults_and_costs_what_the_registry_says(name):
     s, model = SAMPLERS[name], Counting()
     res = samplers.sample(name, model, 2, PATHS[s.path], generator=torch.Generator().manual_seed(0),
-                          progress=False, precision="fp32", save_every=10 ** 6)
-    assert res.samples.shape == (2, 3, 16, 16) and torch.isfinite(res.samples).all()
+                          progress=False, precision="fp32", save_every=None)
+    assert res.samples.shape == (2, 3, 16, 16) and torch.isfinite(res.samples).all() and res.frames is None
     assert len(model.batches) == s.calls(s.default_steps) and set(model.batches) == {2}
     if "steps" in s.options:
         # a few steps, with guidance: the same number of calls, each one batch of conditional + unconditional
@@ -68,12 +75,12 @@ def test_every_sampler_runs_with_its_defaults_and_costs_what_the_registry_says(n
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_every_sampler_refuses_the_other_paths_schedule(name):
-    """A FlowPath given to a DDPM sampler, or a NoiseSchedule to a flow sampler: a TypeError naming schedule
-    (not an AttributeError from inside the sampler)."""
+    """A FlowPath given to a DDPM sampler, or a NoiseSchedule to a flow sampler: a TypeError naming the argument,
+    ``schedule`` or ``path`` (not an AttributeError from inside the sampler)."""
     s = SAMPLERS[name]
     with pytest.raises(TypeError) as info:
-        s.fn(Counting(), 2, PATHS[OTHER[s.path]], progress=False)
-    assert _starts_with(str(info.value), "schedule"), info.value
+        FUNCTIONS[name](Counting(), 2, PATHS[OTHER[s.path]], progress=False)
+    assert _starts_with(str(info.value), "path" if s.path == "flow" else "schedule"), info.value
 
 
 INF, NAN = float("inf"), float("nan")
@@ -82,6 +89,7 @@ BAD = {   # value, exception
               (True, TypeError)],
     "eta": [(1.5, ValueError), (-0.1, ValueError), (INF, ValueError), (-INF, ValueError), (NAN, ValueError)],
     "guidance_scale": [(-1.0, ValueError), (INF, ValueError), (-INF, ValueError), (NAN, ValueError)],
+    "extra_noise": [(1, TypeError), ("no", TypeError), (None, TypeError)],
 }
 CASES = [(name, option, value, exc) for name, s in SAMPLERS.items() for option in s.options + COMMON
          for value, exc in BAD[option]]
@@ -92,7 +100,7 @@ CASES = [(name, option, value, exc) for name, s in SAMPLERS.items() for option i
                          ids=[f"{n}-{o}={v}" for n, o, v, _ in CASES])
 def test_every_option_refuses_bad_values_naming_itself(name, option, value, exc, route):
     s = SAMPLERS[name]
-    call = samplers.sample if route == "sample" else (lambda _name, *a, **k: s.fn(*a, **k))
+    call = samplers.sample if route == "sample" else (lambda _name, *a, **k: FUNCTIONS[_name](*a, **k))
     with pytest.raises(exc) as info:
         call(name, Counting(), 2, PATHS[s.path], progress=False, **{option: value})
     assert _starts_with(str(info.value), option), f"message does not start with {option!r}: {info.value}"

@@ -152,14 +152,15 @@ def test_min_snr_weights_stay_on_the_schedules_device():
 
 
 def test_weighted_loss_weights_each_image_by_its_timestep():
-    """A model that always answers 0: the loss is mean_b w[t_b] · mean(ε_b²), with t and ε drawn in the
-    documented order (t, then ε) from the same generator."""
-    from dlhelpers.training import diffusion_loss
+    """A model that always answers 0: the loss is mean_b w[t_b] · mean(ε_b²), w the min-SNR-γ table of the path's
+    prediction, with t and ε drawn in the documented order (t, then ε) from the same generator."""
+    from dlhelpers.training import diffusion_loss, min_snr_weights
     sch = NoiseSchedule.linear(50)
-    weight = torch.linspace(0.1, 2.0, 51)
+    weight = min_snr_weights(sch, 1.0)
+    assert weight.min() < 0.1 and weight.max() == 1.0           # the weighting matters at these draws
     zero = lambda x, t, c=None: torch.zeros_like(x)
     x0 = torch.zeros(6, 3, 16, 16)
-    loss = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3), loss_weight=weight)
+    loss = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3), min_snr_gamma=1.0)
     g = torch.Generator().manual_seed(3)
     t = torch.randint(1, 51, (6,), generator=g)
     noise = torch.randn(x0.shape, generator=g)
@@ -197,7 +198,7 @@ def test_loss_history_is_the_plain_mse_whatever_the_weighting():
 
 
 def test_train_backpropagates_exactly_the_tested_loss(monkeypatch):
-    """train() computes its loss with diffusion_loss (tested above by hand), handing it the min-SNR weights once,
+    """train() computes its loss with diffusion_loss (tested above by hand), handing it the config's min-SNR γ,
     and backpropagates that very tensor: a hook on it must see the gradient 1. Dropping the weighting, passing
     other weights, or reweighting/rescaling the returned loss inside train() each fails here."""
     import dlhelpers.training as tr
@@ -208,14 +209,13 @@ def test_train_backpropagates_exactly_the_tested_loss(monkeypatch):
         out = real(*args, **kwargs)
         loss = out[0] if isinstance(out, tuple) else out
         loss.register_hook(lambda g: grads.append(float(g)))
-        calls.append(kwargs.get("loss_weight"))
+        calls.append(kwargs.get("min_snr_gamma"))
         return out
 
     monkeypatch.setattr(tr, "diffusion_loss", spy)
     sch = NoiseSchedule.linear(50)
     train(fresh_model(), synthetic_set(), sch, TrainConfig(steps=3, min_snr_gamma=2.0, **CFG), progress=False)
-    want = tr.min_snr_weights(sch, 2.0)
-    assert len(calls) == 3 and all(w is not None and torch.equal(w, want) for w in calls)
+    assert calls == [2.0, 2.0, 2.0]
     assert grads == [1.0, 1.0, 1.0]
     calls.clear()
     grads.clear()
@@ -228,8 +228,7 @@ def test_the_loss_and_its_plain_mse_come_from_the_same_draws():
     sch = NoiseSchedule.linear(50)
     zero = lambda x, t, c=None: torch.zeros_like(x)
     x0 = torch.zeros(6, 3, 16, 16)
-    weight = torch.linspace(0.1, 2.0, 51)
-    loss, mse = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3), loss_weight=weight,
+    loss, mse = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3), min_snr_gamma=0.5,
                                return_mse=True)
     plain = diffusion_loss(zero, x0, None, sch, torch.Generator().manual_seed(3))
     torch.testing.assert_close(mse, plain)
@@ -238,11 +237,11 @@ def test_the_loss_and_its_plain_mse_come_from_the_same_draws():
 
 def test_student_preset_trains_resumes_and_loads_back_on_its_path(tmp_path):
     """A model of your own in minutes (the student preset; its recipe and measurements are in
-    data/student_trials.md): like every preset it trains through train_preset, resumes from its checkpoint and
+    reports/student_trials.md): like every preset it trains through train_preset, resumes from its checkpoint and
     writes its wall time, and its manifest's spec carries its path and t sampling back to load_pretrained."""
     from dlhelpers import pretrained
     from dlhelpers.sprites import SpriteDataset
-    from dlhelpers.training import PRESETS
+    from dlhelpers.recipes import PRESETS
     student = PRESETS["student"]
     small = SpriteDataset(indices=range(0, 50_000, 500))   # 100 sprites
     first = pretrained.train_preset("student", small, {"device": "cpu"}, out=tmp_path, steps=4, stop_after=2,

@@ -1,13 +1,12 @@
 """A training run the student watches: their own train step, repeated for about five minutes, in one live output.
 
 The loop is Algorithm 1 of Ho et al. (DDPM, 2020, arXiv:2006.11239): a random batch, one step of the student's
-``my_train_step`` (notebook 3: context dropout, the loss of eq. 14, backward, Adam), repeated. Its size and
-schedule are the student preset's (``dlhelpers.training.PRESETS["student"]``: ``ContextUnet(n_feat=32)``, Adam at
-3e-3 with 200 warm-up steps, then a linear decay to 0) with batches of 100 (the preset's are 50 since trials
-S14–S16; the notebook's numbers, trials S7–S9, were measured with 100), on the ε-objective the student wrote (the
-preset itself trains flow matching: trials S7–S16 of data/student_trials.md). The decay runs
-on progress = max(step / steps, elapsed / time budget): a slow laptop ends on time with fewer steps, a GPU ends
-at ``steps``.
+``my_train_step`` (notebook 3: context dropout, the loss of eq. 14, backward, Adam), repeated. Its recipe is a
+preset, ``dlhelpers.recipes.LIVE``: the student preset's size and learning-rate schedule, changed where the live run
+differs and why (trials S7–S9, reports/student_trials.md). ``LiveSettings`` adds only what a live run has: its time
+budget and how often it redraws. The learning rate is the trainer's (``dlhelpers.training.lr_at``: warm-up, then a
+linear decay to 0), with the time spent counted as steps done: a slow laptop ends on time with fewer steps, a GPU
+ends at ``steps``.
 
 One output area (an IPython display updated in place): a progress bar with the time left, the loss curve, and a
 row of sprites sampled from the current weights (DDIM-25 at η = 1, Song et al. 2020, arXiv:2010.02502; Euler-25 for
@@ -19,39 +18,41 @@ from __future__ import annotations
 import base64
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from dlhelpers.devices import model_device
 from dlhelpers.notebook.i18n import fmt, tr
 from dlhelpers.precision import autocast, prepare_model, to_memory_format
-from dlhelpers.training import make_optimizer
-from dlhelpers.validation import check_generator, check_image_batch, check_positive_int, check_precision, check_real
+from dlhelpers.recipes import LIVE
+from dlhelpers.training import TrainConfig, lr_at, make_optimizer
+from dlhelpers.validation import check_generator, check_image_batch, check_real
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LiveSettings:
-    """The live run's recipe: the student preset's size and schedule, for at most 5 minutes."""
+    """A live run: a recipe (``config``, default ``LIVE.config``) and what only a live run has. Keywords naming a
+    ``TrainConfig`` field change that recipe: ``LiveSettings(steps=100, minutes=0.2, p_uncond=0.1)``. The loop uses
+    the recipe's steps (a cap), batch_size, lr, warmup_steps, p_uncond and precision; it keeps no EMA."""
 
-    steps: int = 3500             # a cap for fast machines; on 2 cores the 5 minutes end first (2,167–2,376 steps)
-    minutes: float = 5.0          # the time budget: the run ends at `steps` or here, whichever comes first
-    batch_size: int = 100         # the course's batch (trials S7–S9, which notebook 3 cites, used it)
-    lr: float = 3e-3              # Adam's peak: the student preset's (higher than the course's 2e-3: a smaller net)
-    warmup_steps: int = 200       # linear warm-up: Adam's first steps are large
-    p_uncond: float = 0.1         # context dropout, as the shipped weights: notebook 4's guidance needs it
-    redraw_seconds: float = 30.0  # how often the sprite row is sampled again (each redraw costs ~25 network calls)
-    precision: str = "auto"       # bf16 autocast where the CPU/GPU runs it natively: ~1.6× faster per step here
+    config: TrainConfig           # the recipe's numbers (dlhelpers.recipes.LIVE: why each is what it is)
+    minutes: float                # the time budget: the run ends at config.steps or here, whichever comes first
+    redraw_seconds: float         # how often the sprite row is sampled again (each redraw costs 25 network calls)
+
+    def __init__(self, *, config: TrainConfig | None = None, minutes: float = 5.0, redraw_seconds: float = 30.0,
+                 **changes):
+        object.__setattr__(self, "config", replace(LIVE.config if config is None else config, **changes))
+        object.__setattr__(self, "minutes", minutes)
+        object.__setattr__(self, "redraw_seconds", redraw_seconds)
 
     def validate(self) -> "LiveSettings":
-        check_positive_int(self.steps, "steps")
+        if not isinstance(self.config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(self.config).__name__}")
+        self.config.validate()
+        check_real(self.config.lr, "lr", low=0.0, open_interval=True)      # a run that cannot move is refused
         check_real(self.minutes, "minutes", low=0.0, open_interval=True)
-        check_positive_int(self.batch_size, "batch_size")
-        check_real(self.lr, "lr", low=0.0, open_interval=True)
-        check_positive_int(self.warmup_steps, "warmup_steps", low=0)
-        check_real(self.p_uncond, "p_uncond", low=0.0, high=1.0)
         check_real(self.redraw_seconds, "redraw_seconds", low=0.0)
-        check_precision(self.precision)
         return self
 
 
@@ -64,12 +65,14 @@ class LiveRun:
 
 
 def live_lr(step: int, elapsed: float, s: LiveSettings) -> float:
-    """The learning rate for step ``step`` (0-based) after ``elapsed`` seconds: warm-up, then linear decay on
-    progress = max(share of steps, share of the time budget)."""
-    if step < s.warmup_steps:
-        return s.lr * (step + 1) / s.warmup_steps
-    by_steps = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
-    return s.lr * max(0.0, 1.0 - max(by_steps, elapsed / (s.minutes * 60)))
+    """The learning rate for step ``step`` (0-based) after ``elapsed`` seconds: the trainer's ``lr_at`` (warm-up,
+    then linear decay), where after the warm-up the share of the time budget spent counts as the same share of the
+    decay's steps done when it is further along: progress = max(share of steps, share of time)."""
+    cfg = s.config
+    if step >= cfg.warmup_steps:
+        by_time = cfg.warmup_steps + elapsed / (s.minutes * 60) * max(1, cfg.steps - cfg.warmup_steps)
+        step = max(step, by_time)
+    return lr_at(step, cfg)
 
 
 def train_live(train_step, model, images, contexts, schedule, generator: torch.Generator,
@@ -89,15 +92,16 @@ def train_live(train_step, model, images, contexts, schedule, generator: torch.G
     if generator is None:
         raise TypeError("generator must be a torch.Generator (every random draw takes one)")
     device = model_device(model)
-    B, N = min(s.batch_size, images.shape[0]), images.shape[0]
+    cfg = s.config
+    B, N = min(cfg.batch_size, images.shape[0]), images.shape[0]
     prepare_model(model, device)                     # channels-last where oneDNN prefers it (the fast path of train())
-    optimizer = make_optimizer(model.parameters(), s.lr, device)     # Adam, its fused kernel where PyTorch has one
-    live = _View(s, view, _preview(model, schedule, contexts.shape[1], preview_seed, s.precision))
+    optimizer = make_optimizer(model.parameters(), cfg.lr, device)   # Adam, its fused kernel where PyTorch has one
+    live = _View(s, view, _preview(model, schedule, contexts.shape[1], preview_seed, cfg.precision))
     run, start = LiveRun(), time.perf_counter()
     last_draw = last_text = start
     model.train()
     try:
-        while run.steps < s.steps:
+        while run.steps < cfg.steps:
             elapsed = time.perf_counter() - start
             if elapsed >= s.minutes * 60:
                 run.ended_by = "time"
@@ -105,9 +109,9 @@ def train_live(train_step, model, images, contexts, schedule, generator: torch.G
             for group in optimizer.param_groups:
                 group["lr"] = live_lr(run.steps, elapsed, s)
             idx = torch.randint(0, N, (B,), generator=generator, device=device)          # (B,) a random batch
-            with autocast(s.precision, device, training=True):
+            with autocast(cfg.precision, device, training=True):
                 loss = train_step(model, optimizer, to_memory_format(images[idx]), contexts[idx], schedule, generator,
-                                  s.p_uncond)
+                                  cfg.p_uncond)
             run.losses.append(float(loss))
             run.steps += 1
             now = time.perf_counter()
@@ -126,24 +130,26 @@ def train_live(train_step, model, images, contexts, schedule, generator: torch.G
     return run
 
 
-def _preview(model, schedule, n_cfeat: int, seed: int, precision: str):
+# the preview's sampler on each path, through the registry (``dlhelpers.samplers``): 25 network calls either way
+PREVIEW = {"ddpm": ("ddim", dict(steps=25, eta=1.0), "DDIM-25"), "flow": ("flow-euler", dict(steps=25), "Euler-25")}
+
+
+def _preview(model, path, n_cfeat: int, seed: int, precision: str):
     """A function drawing 2 sprites per class from the current weights, from the same noise every time: DDIM-25 on
     DDPM's path, Euler-25 on the flow path (``dlhelpers.flow``)."""
-    from dlhelpers.ddim import sample_ddim
-    from dlhelpers.flow import sample_flow_euler
+    from dlhelpers import samplers
     device = model_device(model)
     labels = torch.arange(n_cfeat).repeat(2)                                             # (2K,)
     ctx = torch.nn.functional.one_hot(labels, n_cfeat).float().to(device)                # (2K, K)
-    flow = getattr(schedule, "PATH", "ddpm") == "flow"
+    name, options, label = PREVIEW[path.PATH]
 
     def draw():
         g = torch.Generator(device=device).manual_seed(seed)
         x_T = torch.randn(len(labels), 3, 16, 16, generator=g, device=device)           # (2K, 3, 16, 16)
-        common = dict(context=ctx, x_T=x_T, generator=g, progress=False, precision=precision)
-        out = (sample_flow_euler(model, len(labels), schedule, steps=25, **common) if flow else
-               sample_ddim(model, len(labels), schedule, steps=25, eta=1.0, **common))
+        out = samplers.sample(name, model, len(labels), path, context=ctx, x_T=x_T, generator=g, progress=False,
+                              precision=precision, save_every=None, **options)
         return out.samples.float().cpu()
-    draw.sampler = "Euler-25" if flow else "DDIM-25"
+    draw.sampler = label
     return draw
 
 
@@ -180,8 +186,8 @@ class _View:
             rate = elapsed / run.steps if run.steps else None
             left = s.minutes * 60 - elapsed
             if rate is not None:
-                left = min(left, (s.steps - run.steps) * rate)
-            line = fmt("step {0:,} of {1:,} · {2} · about {3} left{4}", run.steps, s.steps, _minutes(elapsed),
+                left = min(left, (s.config.steps - run.steps) * rate)
+            line = fmt("step {0:,} of {1:,} · {2} · about {3} left{4}", run.steps, s.config.steps, _minutes(elapsed),
                        _minutes(max(0.0, left)), loss)
         elif state == "interrupted":
             line = fmt("interrupted at step {0:,} after {1}; the weights so far are kept{2}", run.steps,
@@ -189,7 +195,7 @@ class _View:
         else:
             line = fmt("done: {0:,} steps in {1}{2}", run.steps, _minutes(elapsed), loss)
         html = (f'<div class="dlhelpers-live-training" data-step="{run.steps}" data-state="{state}">'
-                f'<progress value="{run.steps}" max="{s.steps}" style="width: 40em"></progress> '
+                f'<progress value="{run.steps}" max="{s.config.steps}" style="width: 40em"></progress> '
                 f'<span>{line}</span><br><img src="data:image/png;base64,{self.png}"/></div>')
         return _Bundle({"text/html": html, "text/plain": line})
 
@@ -204,7 +210,7 @@ class _View:
             n = len(run.losses) // k * k
             mean = torch.tensor(run.losses[:n]).view(-1, k).mean(1) if n else torch.tensor(run.losses)
             a1.plot(torch.arange(1, len(mean) + 1) * k, mean, lw=1)
-        a1.set(xlim=(0, self.s.steps), yscale="log", xlabel=tr("step"), ylabel=tr("loss (MSE)"),
+        a1.set(xlim=(0, self.s.config.steps), yscale="log", xlabel=tr("step"), ylabel=tr("loss (MSE)"),
                title=tr("training loss"))
         if len(sprites):
             a2.imshow(make_grid(sprites, nrow=len(sprites) // 2), interpolation="nearest")

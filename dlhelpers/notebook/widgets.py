@@ -219,7 +219,7 @@ def context_mixer(model, schedule, n_samples: int = 16, steps: int = 20, seed: i
         g = torch.Generator(device).manual_seed(run_seed)
         if sample is None:
             return sample_ddim(model, n_samples, schedule, steps=steps, eta=eta, context=context, generator=g,
-                               progress=False, guidance_scale=guidance, save_every=steps).samples.cpu()
+                               progress=False, guidance_scale=guidance, save_every=None).samples.cpu()
         x_T = torch.randn(n_samples, channels, height, height, generator=g, device=device)   # (N, C, H, W)
         out = sample(x_T, context.expand(n_samples, -1).contiguous(), float(guidance), g)
         if not isinstance(out, torch.Tensor) or out.shape != x_T.shape:

@@ -74,34 +74,45 @@ def cmd_i18n_status(args) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
-    w = sub.add_parser("student-copies", aliases=["workbook"],
-                       help="write your own copies of the notebooks into my-work/ (missing ones only; no solutions)")
-    w.add_argument("--out", default=None, help="folder for the copies (default my-work/, or my-work/ko/ for --lang ko)")
-    w.add_argument("--lang", choices=("en", "ko"), default="en", help="the course's language (ko: 한국어)")
-    w.set_defaults(func=cmd_workbook)
-    c = sub.add_parser("course", help="instructors: nbgrader course/source/ from notebooks/ (--release: also release)")
-    c.add_argument("--course-dir", default=None, help="default course/ in the repository")
-    c.add_argument("--release", action="store_true", help="also run nbgrader generate_assignment → course/release/")
-    c.add_argument("--lang", choices=("en", "ko"), default="en", help="the language of the notebooks handed out")
-    c.set_defaults(func=cmd_course)
-    g = sub.add_parser("grade", help="instructors: autograde DIR/<student>/NN_name.ipynb into a CSV score table")
-    g.add_argument("submissions")
-    g.add_argument("--course-dir", default=None, help="default course/ in the repository")
-    g.add_argument("--csv", default=None, help="score table path (default course/scores.csv)")
-    g.add_argument("--cell-timeout", type=int, default=300, help="per-cell limit in seconds")
-    g.add_argument("--full-size", action="store_true",
-                   help="run the notebooks at full size (default: CI=true, their shortened runs; the same checks)")
-    g.add_argument("--submission-timeout", type=float, default=None,
-                   help="outer limit per notebook and student in seconds (default 20 × cell timeout)")
-    g.set_defaults(func=cmd_grade)
-    sub.add_parser("points-table", help="instructors: print the points table that INSTRUCTORS.md carries"
-                   ).set_defaults(func=cmd_points_table)
-    sub.add_parser("mistakes-page", help="instructors: write docs/COMMON_MISTAKES.md from the exercise catalogues"
-                   ).set_defaults(func=cmd_mistakes_page)
-    u = sub.add_parser("i18n-update", help="translators: bring translations/<lang>/*.po in step with the English")
-    u.add_argument("--lang", choices=("ko",), default="ko")
-    u.set_defaults(func=cmd_i18n_update)
-    s = sub.add_parser("i18n-status", help="translated / fuzzy / missing entries per notebook")
-    s.add_argument("--lang", choices=("ko",), default="ko")
-    s.set_defaults(func=cmd_i18n_status)
+def commands() -> list[dict]:
+    """This module's commands, as records for ``dlhelpers.tools.cli`` (its ``Command``'s fields)."""
+    def student_copies(w):
+        w.add_argument("--out", default=None,
+                       help="folder for the copies (default my-work/, or my-work/ko/ for --lang ko)")
+        w.add_argument("--lang", choices=("en", "ko"), default="en", help="the course's language (ko: 한국어)")
+
+    def course(c):
+        c.add_argument("--course-dir", default=None, help="default course/ in the repository")
+        c.add_argument("--release", action="store_true", help="also run nbgrader generate_assignment → course/release/")
+        c.add_argument("--lang", choices=("en", "ko"), default="en", help="the language of the notebooks handed out")
+
+    def grade(g):
+        g.add_argument("submissions")
+        g.add_argument("--course-dir", default=None, help="default course/ in the repository")
+        g.add_argument("--csv", default=None, help="score table path (default course/scores.csv)")
+        g.add_argument("--cell-timeout", type=int, default=300, help="per-cell limit in seconds")
+        g.add_argument("--full-size", action="store_true",
+                       help="run the notebooks at full size (default: CI=true, their shortened runs; the same checks)")
+        g.add_argument("--submission-timeout", type=float, default=None,
+                       help="outer limit per notebook and student in seconds (default 20 × cell timeout)")
+
+    def lang(u):
+        u.add_argument("--lang", choices=("ko",), default="ko")
+
+    return [
+        dict(name="student-copies", aliases=("workbook",), audience="students", run=cmd_workbook,
+             arguments=student_copies,
+             help="write your own copies of the notebooks into my-work/ (missing ones only; no solutions)"),
+        dict(name="course", audience="instructors", run=cmd_course, arguments=course,
+             help="nbgrader course/source/ from notebooks/ (--release: also release)"),
+        dict(name="grade", audience="instructors", run=cmd_grade, arguments=grade,
+             help="autograde DIR/<student>/NN_name.ipynb into a CSV score table"),
+        dict(name="points-table", audience="instructors", run=cmd_points_table,
+             help="print the points table that INSTRUCTORS.md carries"),
+        dict(name="mistakes-page", audience="instructors", run=cmd_mistakes_page,
+             help="write docs/COMMON_MISTAKES.md from the exercise catalogues"),
+        dict(name="i18n-update", audience="translators", run=cmd_i18n_update, arguments=lang,
+             help="bring translations/<lang>/*.po in step with the English"),
+        dict(name="i18n-status", audience="translators", run=cmd_i18n_status, arguments=lang,
+             help="translated / fuzzy / missing entries per notebook"),
+    ]

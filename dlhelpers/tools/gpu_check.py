@@ -86,7 +86,7 @@ def _timings(device: torch.device, n: int = 64, repeats: int = 3) -> list[tuple[
             steps = {"steps": sampler.default_steps} if sampler.default_steps else {}
             label = f"{name}-{sampler.default_steps}" if sampler.default_steps else name
             runs[label] = (lambda g, name=name, model=model, path=path, steps=steps: samplers.sample(
-                name, model, n, path, generator=g, progress=False, save_every=10 ** 6, **steps))
+                name, model, n, path, generator=g, progress=False, save_every=None, **steps))
     rows = []
     for name, fn in runs.items():
         fn(torch.Generator(device=device.type).manual_seed(0))   # warm-up (kernels, autocast caches)
@@ -139,13 +139,17 @@ def gpu_check(device_name: str = "auto", skip_notebooks: bool = False, n: int = 
     return 0 if ok and ok_tr else 1
 
 
-def add_commands(sub) -> None:
-    g = sub.add_parser("gpu-check", help="run the unit tests, notebooks, a short training and timings on the GPU")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    g.add_argument("--skip-notebooks", action="store_true")
-    g.add_argument("--n", type=int, default=64, help="sprites per timed sampling run")
-    g.add_argument("--save-notebooks", metavar="DIR", help="write the executed notebooks (with their outputs) here")
-    g.add_argument("--tests", metavar="EXPR", help="only the device tests matching this pytest -k expression")
-    g.add_argument("--repeats", type=int, default=3, help="timed runs per sampler (after one warm-up)")
-    g.set_defaults(func=lambda args: gpu_check(args.device, args.skip_notebooks, args.n, args.save_notebooks,
-                                               args.tests, args.repeats))
+def commands() -> list[dict]:
+    """This module's command, as a record for ``dlhelpers.tools.cli`` (its ``Command``'s fields)."""
+    def arguments(g):
+        g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+        g.add_argument("--skip-notebooks", action="store_true")
+        g.add_argument("--n", type=int, default=64, help="sprites per timed sampling run")
+        g.add_argument("--save-notebooks", metavar="DIR", help="write the executed notebooks (with their outputs) here")
+        g.add_argument("--tests", metavar="EXPR", help="only the device tests matching this pytest -k expression")
+        g.add_argument("--repeats", type=int, default=3, help="timed runs per sampler (after one warm-up)")
+
+    return [dict(name="gpu-check", audience="maintainers", arguments=arguments,
+                 help="run the unit tests, notebooks, a short training and timings on the GPU",
+                 run=lambda args: gpu_check(args.device, args.skip_notebooks, args.n, args.save_notebooks,
+                                            args.tests, args.repeats))]

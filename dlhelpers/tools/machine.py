@@ -54,7 +54,7 @@ def describe(device="cpu") -> str:
 
 def cpu_arithmetic() -> str:
     """"bf16" where the CPU runs it natively, else "fp32": the small UNet's training step differs ~3× between the
-    two on the course's machines (data/student_trials.md), so a CPU timing names it."""
+    two on the course's machines (reports/student_trials.md), so a CPU timing names it."""
     from dlhelpers.precision import cpu_has_native_bf16
     return "bf16" if cpu_has_native_bf16() else "fp32"
 

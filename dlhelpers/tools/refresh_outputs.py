@@ -62,11 +62,14 @@ def refresh(path: Path, timeout: int = 600) -> float:
     return seconds
 
 
-def add_commands(sub) -> None:
-    r = sub.add_parser("refresh-outputs", help="re-run notebooks in place, keeping text outputs only")
-    r.add_argument("notebooks", nargs="+")
-    r.add_argument("--timeout", type=int, default=600, help="per-cell limit in seconds")
-    r.set_defaults(func=_cmd)
+def commands() -> list[dict]:
+    """This module's command, as a record for ``dlhelpers.tools.cli`` (its ``Command``'s fields)."""
+    def arguments(r):
+        r.add_argument("notebooks", nargs="+")
+        r.add_argument("--timeout", type=int, default=600, help="per-cell limit in seconds")
+
+    return [dict(name="refresh-outputs", audience="maintainers", run=_cmd, arguments=arguments,
+                 help="re-run notebooks in place, keeping text outputs only")]
 
 
 def _cmd(args) -> int:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlhelpers.io import DATA_DIR, atomic_write, atomic_write_bytes
+from dlhelpers.io import atomic_write, atomic_write_bytes
+from dlhelpers.tools.bench.report import REPORTS_DIR, wrap_prose
 
-TABLE = DATA_DIR / "quality_per_minute.md"
-PLOT = DATA_DIR / "quality_per_minute.png"
+TABLE = REPORTS_DIR / "quality_per_minute.md"
+PLOT = REPORTS_DIR / "quality_per_minute.png"
 # the course preset's scores, kept so the table can be rewritten without the replay's snapshots (20 CPU minutes)
-COURSE_POINTS = DATA_DIR / "trial_records" / "course_minutes.json"
+COURSE_POINTS = REPORTS_DIR / "trial_records" / "course_minutes.json"
 
 
 COURSE_MINUTES = (1, 2, 5, 10, 20)
@@ -40,7 +41,8 @@ def course_replay(out_dir: str | Path = "runs/course_minutes", minutes=COURSE_MI
     import torch
     from dlhelpers.io import atomic_torch_save
     from dlhelpers.sprites import SpriteDataset
-    from dlhelpers.training import PRESETS, train
+    from dlhelpers.recipes import PRESETS
+    from dlhelpers.training import train
     from dlhelpers.unet import ContextUnet
     marks = minute_steps(minutes)
     out = Path(out_dir)
@@ -103,20 +105,20 @@ def write(trial_json: str | Path, table: Path = TABLE, plot: Path = PLOT, per_cl
     course_label = "course (n_feat 64, ε on DDPM's path: the run replayed, then the shipped final weights)"
     rows = {"student (" + record["label"] + ")": student_points(record),
             course_label: course_points(replay_dir, per_class)}
-    L = ["## Quality per training minute (2 CPU threads, 500 sprites, 25 network calls per sprite)", "",
+    L = ["## Quality per training minute (2 CPU threads, 500 sprites, 25 network calls per sprite)", "", wrap_prose(
          f"Student preset: `python -m dlhelpers bench-recipes --trial {record['key']} --steps {record['steps']} "
-         f"--minutes {marks} --out data/trial_records/student` — raw weights at each minute mark, EMA at the end, "
+         f"--minutes {marks} --out reports/trial_records/student` — raw weights at each minute mark, EMA at the end, "
          "flow Euler-25. Course "
          "preset: `bench-recipes --course-replay --out runs/course_minutes` replays the shipped run (same preset, "
          "seed and recipe) to the step that run had reached after 1, 2, 5, 10 and 20 minutes at its average rate "
          f"(its manifest: {made['steps']:,} steps in {made['wall_time_s'] / 60:.1f} min on "
          f"{made['machine']['threads']} threads), EMA weights there, then the shipped final weights; "
-         f"DDIM-25. Then `bench-recipes --per-minute data/trial_records/student/{record['key']}.json --out "
+         f"DDIM-25. Then `bench-recipes --per-minute reports/trial_records/student/{record['key']}.json --out "
          "runs/course_minutes`; "
          "`dlhelpers.tools.bench.per_minute` says how each point is made. Minutes are wall time on the day of each "
          "run, on the machine named in the trial's record; the small network's step rate varied by up to 3× between "
-         f"sessions (data/student_trials.md). This student run: {record.get('machine', 'machine not recorded')}; "
-         "the course run: its manifest's machine.", "",
+         f"sessions (reports/student_trials.md). This student run: {record.get('machine', 'machine not recorded')}; "
+         "the course run: its manifest's machine."), "",
          "| preset | minutes | step | weights | context accuracy | sprite FD |", "|---|---:|---:|---|---:|---:|"]
     for name, points in rows.items():
         for p in points:

@@ -13,22 +13,10 @@ import time
 
 import torch
 
-from dlhelpers.ddim import sample_ddim
-from dlhelpers.ddpm import sample_ddpm
+from dlhelpers import samplers
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.tools.bench.timing import synchronize
 from dlhelpers.unet import ContextUnet
-
-SAVE_EVERY = 10 ** 6
-
-
-def _dpm_solver():
-    """``sample_dpm_solver``, or None where this checkout has no ``dlhelpers.dpm_solver`` yet."""
-    try:
-        from dlhelpers.dpm_solver import sample_dpm_solver
-    except ImportError:
-        return None
-    return sample_dpm_solver
 
 
 def quality_section(smoke: bool, device) -> dict:
@@ -46,45 +34,39 @@ def quality_section(smoke: bool, device) -> dict:
     x_T = torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(1)).to(device)  # (n, 3, 16, 16)
     reference = heldout_samples(n, seed=0)                                                   # (n, 3, 16, 16)
     rows, notes = [], []
-    common = dict(context=context, x_T=x_T, progress=False, save_every=SAVE_EVERY)
+    common = dict(context=context, x_T=x_T, progress=False, save_every=None)    # no frames: the samples only
 
-    def g():
-        return torch.Generator(device=device).manual_seed(2)
+    def run(name, weights=model, **options):   # every row through the registry, from the same noise and generator
+        return lambda: samplers.sample(name, weights, n, schedule, generator=torch.Generator(device=device)
+                                       .manual_seed(2), **common, **options)
 
-    def measure(label, run):
+    def measure(label, sample):
         synchronize(device)
         t0 = time.perf_counter()
-        samples = run().samples
+        samples = sample().samples
         synchronize(device)
         seconds = time.perf_counter() - t0
         rows.append((label, seconds, context_accuracy(samples, labels), sprite_fd(samples, reference)))
 
     if smoke:
-        measure("DDIM-3 (smoke stand-in for DDPM-500)", lambda: sample_ddim(model, n, schedule, steps=3,
-                                                                            generator=g(), **common))
+        measure("DDIM-3 (smoke stand-in for DDPM-500)", run("ddim", steps=3))
     else:
-        measure("DDPM-500", lambda: sample_ddpm(model, n, schedule, generator=g(), **common))
+        measure("DDPM-500", run("ddpm"))
     for steps in ((2,) if smoke else (10, 25, 50, 100)):
-        measure(f"DDIM-{steps}", lambda: sample_ddim(model, n, schedule, steps=steps, generator=g(), **common))
-    sample_dpm_solver = _dpm_solver()
-    if sample_dpm_solver is None:
-        notes.append("DPM-Solver++(2M) rows skipped: this checkout has no `dlhelpers.dpm_solver`.")
+        measure(f"DDIM-{steps}", run("ddim", steps=steps))
+    if "dpm-solver" not in samplers.SAMPLERS:
+        notes.append("DPM-Solver++(2M) rows skipped: this checkout's registry has no dpm-solver.")
     else:
         for steps in ((3,) if smoke else (10, 20)):
-            measure(f"DPM-Solver++(2M)-{steps}", lambda: sample_dpm_solver(model, n, schedule, steps=steps,
-                                                                          generator=g(), **common))
+            measure(f"DPM-Solver++(2M)-{steps}", run("dpm-solver", steps=steps))
     k = 2 if smoke else 25
     for eta in ((1.0,) if smoke else (0.5, 1.0)):
-        measure(f"DDIM-{k}, η={eta}", lambda: sample_ddim(model, n, schedule, steps=k, eta=eta, generator=g(),
-                                                          **common))
-    measure(f"DDIM-{k} fp32", lambda: sample_ddim(model, n, schedule, steps=k, generator=g(), precision="fp32",
-                                                  **common))
-    measure(f"DDIM-{k}, guidance w=2", lambda: sample_ddim(model, n, schedule, steps=k, generator=g(),
-                                                           guidance_scale=2.0, **common))
+        measure(f"DDIM-{k}, η={eta}", run("ddim", steps=k, eta=eta))
+    measure(f"DDIM-{k} fp32", run("ddim", steps=k, precision="fp32"))
+    measure(f"DDIM-{k}, guidance w=2", run("ddim", steps=k, guidance_scale=2.0))
     if "final_raw" in available():
         raw, _ = load_pretrained("final_raw", device=device)
-        measure(f"DDIM-{k}, raw weights (no EMA)", lambda: sample_ddim(raw, n, schedule, steps=k, generator=g(),
-                                                                       **common))
+        measure(f"DDIM-{k}, raw weights (no EMA)", run("ddim", weights=raw, steps=k))
     return {"rows": rows, "baseline": real_vs_real_fd(n, seed=0), "n": n, "notes": notes}
 
 

@@ -1,10 +1,10 @@
 """Training-recipe trials: the same short run under different recipes, scored the same way (issue 14).
 
-Each trial trains the course's ContextUnet (``PRESETS["course"].model``) from the same initial weights, seed and
-batches for ``steps`` optimizer steps, then samples 500 sprites (100 per class) from the same x_T and contexts with
-DDIM-25 (Song et al., arXiv:2010.02502) and DPM-Solver++(2M)-20 (Lu et al., arXiv:2211.01095), and scores them
-with the project's classifier (context accuracy overall and per class, sprite FD against 500 held-out sprites;
-``dlhelpers.evaluation.metrics``), for the EMA and the raw weights. Ideas measured:
+Each trial is a preset (``dlhelpers.recipes``) changed with ``variant``; it trains from the same initial weights
+(one per width), seed and batches for ``steps`` optimizer steps, then samples 500 sprites (100 per class) from the
+same x_T and contexts with DDIM-25 (Song et al., arXiv:2010.02502) and DPM-Solver++(2M)-20 (Lu et al.,
+arXiv:2211.01095), and scores them with the project's classifier (context accuracy overall and per class, sprite FD
+against 500 held-out sprites; ``dlhelpers.evaluation.metrics``), for the EMA and the raw weights. Ideas measured:
 
 - the learning rate and its warm-up (linear warm-up, then the course's linear decay to 0);
 - min-SNR-γ loss weighting, Hang et al., arXiv:2303.09556, eq. (7) (``TrainConfig.min_snr_gamma``);
@@ -14,7 +14,8 @@ with the project's classifier (context accuracy overall and per class, sprite FD
 
 A short run ranks recipes, it does not predict the full run's numbers: the winner is then trained at full length
 (``python -m dlhelpers train``) and scored by ``python -m dlhelpers bench``. ``render`` makes the Markdown table
-that ``data/recipe_trials.md`` holds and the benchmark report appends.
+that ``reports/recipe_trials.md`` holds (and ``reports/student_trials.md``, for the S trials); the benchmark report
+links them.
 """
 from __future__ import annotations
 
@@ -26,88 +27,84 @@ from pathlib import Path
 
 import torch
 
-from dlhelpers.io import DATA_DIR, atomic_write_bytes
+from dlhelpers.io import atomic_write_bytes
+from dlhelpers.recipes import LIVE, PRESETS, variant
+from dlhelpers.spec import RunSpec
+from dlhelpers.tools.bench.report import REPORTS_DIR, wrap_prose
 from dlhelpers.tools.machine import describe
 
-TABLE = DATA_DIR / "recipe_trials.md"
+TABLE = REPORTS_DIR / "recipe_trials.md"
 SAMPLERS = ("DDIM-25", "DPM-Solver++(2M)-20")
 
 
 @dataclass(frozen=True)
-class Trial:
-    label: str                        # what changed, for the table
-    lr: float = 1e-3                  # Adam's peak learning rate
-    warmup_steps: int = 100           # linear warm-up steps before the linear decay
-    min_snr_gamma: float | None = None  # None: the plain MSE of eq. (14)
-    schedule: str = "linear"          # "linear" (the course's) or "cosine"
-    n_feat: int = 64                  # the UNet's width (the course's 64; smaller trains faster per step)
-    batch_size: int = 100             # images per step
-    path: str = "ddpm"                # "ddpm" (ε on the linear schedule) or "flow" (velocity on the straight path)
-    t_sampling: str = "uniform"       # the flow path's training t: "uniform" or "logit-normal" (SD3, eq. 19)
-    ema_decay: float = 0.999          # the EMA's decay: an average over about 1/(1 − decay) steps
-    seed: int = 0                     # initial weights, batch order and draws: another seed repeats a recipe
+class CosineSpec(RunSpec):
+    """Trial D's objective: DDPM's ε on the cosine schedule of Nichol & Dhariwal (``NoiseSchedule.cosine``, with
+    its ᾱ_T floor) instead of the linear one. For the trials only: a manifest records linear schedules."""
+
+    def build(self):
+        from dlhelpers.schedules import NoiseSchedule
+        return replace(NoiseSchedule.cosine(**self.schedule), prediction=self.prediction)
+
+    def to_dict(self) -> dict:
+        raise ValueError("a manifest cannot record the cosine schedule (RunSpec holds NoiseSchedule.linear's "
+                         "arguments); CosineSpec is for the recipe trials only")
 
 
-TRIALS = {
-    "A": Trial("course recipe (lr 1e-3, warm-up 100)"),
-    "B": Trial("lr 2e-3, warm-up 200", lr=2e-3, warmup_steps=200),
-    "C": Trial("B + min-SNR-γ, γ = 5", lr=2e-3, warmup_steps=200, min_snr_gamma=5.0),
-    "D": Trial("B on the cosine schedule (ᾱ_T floor)", lr=2e-3, warmup_steps=200, schedule="cosine"),
-    # Toward a student preset (issue 24): about 5 minutes of training on 2 cores, so the step count depends on width.
-    "S1": Trial("student: n_feat 32, lr 3e-3, warm-up 200, min-SNR-γ 5", lr=3e-3, warmup_steps=200,
-                min_snr_gamma=5.0, n_feat=32),
-    "S2": Trial("student: n_feat 48, lr 2e-3, warm-up 200, min-SNR-γ 5", lr=2e-3, warmup_steps=200,
-                min_snr_gamma=5.0, n_feat=48),
-    "S3": Trial("student: n_feat 32, lr 4e-3, warm-up 200, min-SNR-γ 5", lr=4e-3, warmup_steps=200,
-                min_snr_gamma=5.0, n_feat=32),
-    "S4": Trial("student: flow matching, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3, warmup_steps=200,
-                n_feat=32, path="flow"),
-    # For notebook 3's live run, driven by the student's own ε step (plain MSE): can ε reach 85 % in 5 minutes?
-    "S5": Trial("student: ε, plain MSE, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3, warmup_steps=200, n_feat=32),
-    "S6": Trial("student: ε, min-SNR-γ 5, n_feat 32, lr 3e-3, warm-up 200, batch 64", lr=3e-3, warmup_steps=200,
-                min_snr_gamma=5.0, n_feat=32, batch_size=64),
+FLOW = RunSpec("flow", "velocity", {})
+FLOW_LOGIT_NORMAL = RunSpec("flow", "velocity", {"t_sampling": "logit-normal"})
+_A = variant(PRESETS["course"], lr=1e-3, warmup_steps=100, min_snr_gamma=None)   # the original course's recipe
+_B = variant(_A, lr=2e-3, warmup_steps=200)
+_S1 = variant(_B, model=dict(n_feat=32), lr=3e-3, min_snr_gamma=5.0)
+_S4 = variant(_S1, spec=FLOW, min_snr_gamma=None)
+_S11 = variant(_S4, spec=FLOW_LOGIT_NORMAL, ema_decay=0.995)
+_S15 = variant(_S11, batch_size=50)
+
+TRIALS = {   # key → (what changed, for the table; the recipe: a preset). The step count is run_trial's argument.
+    "A": ("course recipe (lr 1e-3, warm-up 100)", _A),
+    "B": ("lr 2e-3, warm-up 200", _B),
+    "C": ("B + min-SNR-γ, γ = 5", variant(_B, min_snr_gamma=5.0)),
+    "D": ("B on the cosine schedule (ᾱ_T floor)", variant(_B, spec=CosineSpec("ddpm", "eps", {"timesteps": 500}))),
+    # Toward a student preset (issue 24): minutes of training on a laptop, so the step count depends on the width.
+    "S1": ("student: n_feat 32, lr 3e-3, warm-up 200, min-SNR-γ 5", _S1),
+    "S2": ("student: n_feat 48, lr 2e-3, warm-up 200, min-SNR-γ 5", variant(_S1, model=dict(n_feat=48), lr=2e-3)),
+    "S3": ("student: n_feat 32, lr 4e-3, warm-up 200, min-SNR-γ 5", variant(_S1, lr=4e-3)),
+    "S4": ("student: flow matching, n_feat 32, lr 3e-3, warm-up 200", _S4),
+    # For notebook 3's live run, driven by the student's own ε step (plain MSE): can ε reach the target in time?
+    "S5": ("student: ε, plain MSE, n_feat 32, lr 3e-3, warm-up 200", variant(_S1, min_snr_gamma=None)),
+    "S6": ("student: ε, min-SNR-γ 5, n_feat 32, lr 3e-3, warm-up 200, batch 64", variant(_S1, batch_size=64)),
     # S7–S9 are notebook 3's live run (LIVE_TRIALS below); S10 the student preset after S9's finding
-    "S10": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200", lr=3e-3,
-                 warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal"),
-    "S11": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995",
-                 lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
-                 t_sampling="logit-normal", ema_decay=0.995),
-    "S12": Trial("student: S11 with batches of 64 (more steps in the same minutes)", lr=3e-3, warmup_steps=200,
-                 n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995, batch_size=64),
-    "S13": Trial("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995, batch 64",
-                 lr=3e-3, warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995,
-                 batch_size=64),
-    # 2026-12-07, on a slower CPU (no AVX-512, so fp32): batches of 50 gained ~4 points over 100 at the same
-    # sprites seen (exploration in data/student_trials.md's note); S14 what 5 minutes hold there, S15 more steps
-    "S14": Trial("student: S11 with batches of 50", lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
-                 t_sampling="logit-normal", ema_decay=0.995, batch_size=50),
-    "S15": Trial("student: S11 with batches of 50, longer", lr=3e-3, warmup_steps=200, n_feat=32, path="flow",
-                 t_sampling="logit-normal", ema_decay=0.995, batch_size=50),
-    "S16": Trial("student: S15 repeated with seed 1 (other initial weights, batches and draws)", lr=3e-3,
-                 warmup_steps=200, n_feat=32, path="flow", t_sampling="logit-normal", ema_decay=0.995, batch_size=50,
-                 seed=1),
+    "S10": ("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200",
+            variant(_S4, spec=FLOW_LOGIT_NORMAL)),
+    "S11": ("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995", _S11),
+    "S12": ("student: S11 with batches of 64 (more steps in the same minutes)", variant(_S11, batch_size=64)),
+    "S13": ("student: flow matching, logit-normal t, n_feat 32, lr 3e-3, warm-up 200, EMA decay 0.995, batch 64",
+            variant(_S11, batch_size=64)),
+    # On a slower CPU (fp32): batches of 50 against 100 at equal sprites seen (the exploration in
+    # reports/student_trials.md's note). S14 and S15 differ only in their steps (their records hold them); S15 is
+    # the student preset's recipe.
+    "S14": ("student: S11 with batches of 50", _S15),
+    "S15": ("student: S11 with batches of 50, longer", _S15),
+    "S16": ("student: S15 repeated with seed 1 (other initial weights, batches and draws)", variant(_S15, seed=1)),
 }
-# the column a flow trial's sampler fills: the same budget of network calls as the DDPM sampler it stands beside
-FLOW_STAND_INS = {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}
+# each column's sampler and steps, through the registry; a flow trial's column is filled by the flow sampler with
+# the same budget of network calls as the DDPM sampler it stands beside
+COLUMNS = {"ddpm": {"DDIM-25": ("ddim", 25), "DPM-Solver++(2M)-20": ("dpm-solver", 20)},
+           "flow": {"DDIM-25": ("flow-euler", 25), "DPM-Solver++(2M)-20": ("flow-heun", 10)}}
 
 
-def score(model, schedule, per_class: int = 100, names: tuple = SAMPLERS) -> dict:
+def score(model, path, per_class: int = 100, names: tuple = SAMPLERS) -> dict:
     """{sampler: {"accuracy": overall, "per_class": {...}, "fd": sprite FD, "seconds": s}} for ``SAMPLERS``."""
-    from dlhelpers.ddim import sample_ddim
-    from dlhelpers.dpm_solver import sample_dpm_solver
+    from dlhelpers import samplers
     from dlhelpers.evaluation.metrics import context_accuracy, heldout_samples, sprite_fd
 
     n = 5 * per_class
     labels = torch.arange(5).repeat_interleave(per_class)                                     # (n,)
     x_T = torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(1))              # (n, 3, 16, 16)
-    common = dict(context=torch.eye(5)[labels], x_T=x_T, progress=False, save_every=10 ** 6)
+    common = dict(context=torch.eye(5)[labels], x_T=x_T, progress=False, save_every=None)
     reference = heldout_samples(n, seed=0)
-    runs = {"DDIM-25": lambda: sample_ddim(model, n, schedule, steps=25, **common),
-            "DPM-Solver++(2M)-20": lambda: sample_dpm_solver(model, n, schedule, steps=20, **common)}
-    if getattr(schedule, "PATH", "ddpm") == "flow":
-        from dlhelpers.samplers import sample
-        runs = {col: (lambda name=name, k=k: sample(name, model, n, schedule, steps=k, **common))
-                for col, (name, k) in FLOW_STAND_INS.items()}
+    runs = {col: (lambda name=name, k=k: samplers.sample(name, model, n, path, steps=k, **common))
+            for col, (name, k) in COLUMNS[path.PATH].items()}
     out = {}
     for name in names:
         t0 = time.perf_counter()
@@ -123,21 +120,16 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     """Train trial ``key`` of ``TRIALS`` for ``steps`` steps, score it, write ``out_dir/<key>.json``; returns it.
     ``minutes``: also score the raw weights as they were after that many minutes of training (quality per minute;
     the first sampler column only)."""
-    from dlhelpers.flow import FlowPath
-    from dlhelpers.schedules import NoiseSchedule
     from dlhelpers.sprites import SpriteDataset
-    from dlhelpers.training import PRESETS, train
+    from dlhelpers.training import train
     from dlhelpers.unet import ContextUnet
 
     if key not in TRIALS:
         raise ValueError(f"key must be one of {sorted(TRIALS)}, got {key!r}")
-    trial, preset = TRIALS[key], PRESETS["course" if TRIALS[key].path == "ddpm" else "flow"]
-    schedule = (FlowPath(t_sampling=trial.t_sampling) if trial.path == "flow" else preset.spec.build()
-                if trial.schedule == "linear" else NoiseSchedule.cosine(preset.spec.schedule["timesteps"]))
-    cfg = replace(preset.config, steps=steps, lr=trial.lr, warmup_steps=trial.warmup_steps,
-                  min_snr_gamma=trial.min_snr_gamma, batch_size=trial.batch_size, checkpoint_every=10 ** 9,
-                  ema_decay=trial.ema_decay, seed=trial.seed)
-    arch = dict(preset.model, n_feat=trial.n_feat)
+    label, preset = TRIALS[key]
+    schedule = preset.spec.build()
+    cfg = replace(preset.config, steps=steps, checkpoint_every=10 ** 9)
+    arch = preset.model
     torch.manual_seed(cfg.seed)   # the same initial weights for every trial of one width
     model = ContextUnet(**arch)
     marks, start = {}, time.perf_counter()
@@ -152,8 +144,8 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     result = train(model, SpriteDataset(), schedule, cfg, progress=False, callback=keep_at_minutes if minutes else None)
     ema = ContextUnet(**arch)
     ema.load_state_dict(result.ema_state)
-    record = {"key": key, "label": trial.label, "path": trial.path, "steps": steps, "threads": torch.get_num_threads(),
-              "n_feat": trial.n_feat, "machine": describe(), "train_seconds": round(result.seconds, 1),
+    record = {"key": key, "label": label, "path": preset.spec.path, "steps": steps, "threads": torch.get_num_threads(),
+              "n_feat": arch["n_feat"], "machine": describe(), "train_seconds": round(result.seconds, 1),
               "final_loss": sum(result.losses[-10:]) / 10,
               "ema": score(ema, schedule, per_class), "raw": score(model, schedule, per_class)}
     first = SAMPLERS[0]
@@ -169,22 +161,22 @@ def run_trial(key: str, steps: int = 1500, out_dir: str | Path = "runs/recipes",
     return record
 
 
-# notebook 3's live run itself (dlhelpers.notebook.live_training), scored like the trials: the student's ε step (S7),
-# the same step with flow matching's loss (S8), and with logit-normal t at S8's step count (S9): key → (path,
-# t_sampling, steps; None: stopped by the 5-minute budget)
-LIVE_TRIALS = {"S7": ("ddpm", "uniform", None), "S8": ("flow", "uniform", None), "S9": ("flow", "logit-normal", 2260)}
+# Notebook 3's live run itself (dlhelpers.notebook.live_training), scored like the trials: key → (the recipe, its
+# time budget in minutes). S7: the student's ε step; S8: the same step with flow matching's loss; S9: S8 with
+# logit-normal t at S8's step count (a budget that never binds: its steps end it).
+LIVE_TRIALS = {"S7": (LIVE, 5.0), "S8": (variant(LIVE, spec=FLOW), 5.0),
+               "S9": (variant(LIVE, spec=FLOW_LOGIT_NORMAL, steps=2260), 100.0)}
+LIVE_STEPS = {"ddpm": "the student's ε step", "flow": "the same step with flow matching's loss"}   # for the label
 
 
 def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_class: int = 100) -> dict:
     """Notebook 3's five-minute run as the notebook does it — the reference step (S7: the student's solved ε
-    ``my_train_step``; S8, S9: the same step with flow matching's loss) in ``train_live`` with its default
-    settings, random batches, no EMA — then scored; written to ``out_dir/<key>.json``."""
-    from dlhelpers.flow import FlowPath
+    ``my_train_step``; S8, S9: the same step with flow matching's loss) in ``train_live`` with the trial's recipe
+    and time budget, random batches, no EMA — then scored; written to ``out_dir/<key>.json``."""
     from dlhelpers.notebook.checks.training import reference_drop_context, reference_train_step
-    from dlhelpers.training import diffusion_loss
     from dlhelpers.notebook.live_training import LiveSettings, train_live
     from dlhelpers.sprites import SpriteDataset
-    from dlhelpers.training import PRESETS
+    from dlhelpers.training import diffusion_loss
     from dlhelpers.unet import ContextUnet
 
     class Quiet:                                   # the live view, outside a notebook: one line per redraw
@@ -199,21 +191,21 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
         optimizer.step()
         return loss.item()
 
-    path, t_sampling, steps = LIVE_TRIALS[key]
-    s = LiveSettings(redraw_seconds=60.0, **(dict(steps=steps, minutes=100.0) if steps else {}))
+    preset, minutes = LIVE_TRIALS[key]
+    cfg, path = preset.config, preset.spec.path
+    s = LiveSettings(config=cfg, minutes=minutes, redraw_seconds=60.0)
     torch.manual_seed(0)                           # notebook 3's SEED: the initial weights
-    model = ContextUnet(**dict(PRESETS["course"].model, n_feat=32))
+    model = ContextUnet(**preset.model)
     images, contexts = SpriteDataset().tensors
-    schedule = PRESETS["course"].spec.build() if path == "ddpm" else FlowPath(t_sampling=t_sampling)
-    run = train_live(reference_train_step if path == "ddpm" else flow_step, model, images, contexts, schedule,
+    schedule = preset.spec.build()
+    run = train_live({"ddpm": reference_train_step, "flow": flow_step}[path], model, images, contexts, schedule,
                      torch.Generator().manual_seed(0), s, view=Quiet())
-    step = "the student's ε step" if path == "ddpm" else "the same step with flow matching's loss" + (
-        ", logit-normal t" if t_sampling != "uniform" else "")
-    budget = f"{steps:,} steps" if steps else f"≤ {s.minutes:g} min"
-    record = {"key": key, "label": f"notebook 3's live run: {step}, n_feat 32, lr {s.lr:g}, warm-up "
-              f"{s.warmup_steps}, {budget}, no EMA", "path": path, "steps": run.steps,
-              "threads": torch.get_num_threads(), "n_feat": 32, "machine": describe(),
-              "train_seconds": round(run.seconds, 1),
+    t_sampling = preset.spec.schedule.get("t_sampling", "uniform")
+    step = LIVE_STEPS[path] + ("" if t_sampling == "uniform" else f", {t_sampling} t")
+    record = {"key": key, "label": f"notebook 3's live run: {step}, n_feat {preset.model['n_feat']}, lr {cfg.lr:g}, "
+              f"warm-up {cfg.warmup_steps}, {cfg.steps:,} steps or {minutes:g} min, no EMA", "path": path,
+              "steps": run.steps, "threads": torch.get_num_threads(), "n_feat": preset.model["n_feat"],
+              "machine": describe(), "train_seconds": round(run.seconds, 1),
               "ended_by": run.ended_by, "final_loss": sum(run.losses[-100:]) / len(run.losses[-100:]),
               "raw": score(model, schedule, per_class)}
     out = Path(out_dir) / f"{key}.json"
@@ -224,7 +216,7 @@ def run_live_trial(key: str = "S7", out_dir: str | Path = "runs/recipes", per_cl
 
 def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, note: str = "") -> Path:
     """Render every ``out_dir/*.json`` (in key order: S2 before S10) into ``path`` (default
-    ``data/recipe_trials.md``)."""
+    ``reports/recipe_trials.md``)."""
     from dlhelpers.sprites import CLASS_NAMES
     natural = lambda p: (p.stem.rstrip("0123456789"), int(p.stem[len(p.stem.rstrip("0123456789")):] or 0))  # S2 < S10
     records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"), key=natural)]
@@ -233,8 +225,9 @@ def write_table(out_dir: str | Path = "runs/recipes", path: str | Path = TABLE, 
                          "run: python -m dlhelpers bench-recipes --trial A")
     steps = sorted({r["steps"] for r in records})
     text = (f"## Training recipes tried ({'/'.join(map(str, steps))} steps each, 500 sprites, 100 per class)\n\n"
-            f"`python -m dlhelpers bench-recipes --trial KEY` for each trial, then `--table`; "
-            f"`dlhelpers.tools.bench.recipes` says what is held fixed.{(' ' + note) if note else ''}\n\n"
+            + wrap_prose(f"`python -m dlhelpers bench-recipes --trial KEY` for each trial, then `--table`; "
+                         f"`dlhelpers.tools.bench.recipes` says what is held fixed.{(' ' + note) if note else ''}")
+            + "\n\n"
             + render(records, list(CLASS_NAMES)))
     atomic_write_bytes(Path(path), text.encode())
     return Path(path)

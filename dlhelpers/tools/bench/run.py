@@ -1,4 +1,5 @@
-"""``run_benchmark``: the speed and quality sections in one process, written to ``data/benchmarks.md`` (or ``out``).
+"""``run_benchmark``: the speed and quality sections in one process, written to ``reports/benchmarks.md`` (or
+``out``), ending with links to the tables measured separately (``report.trial_links``), never copies of them.
 
 What is measured, and against which papers, is in ``speed`` and ``quality``; this module resolves the device
 (``dlhelpers.devices.pick_device``: CUDA, MPS, then the CPU), runs the sections and records the machine
@@ -16,18 +17,20 @@ import torch
 
 from dlhelpers.precision import use_channels_last
 from dlhelpers.devices import pick_device
-from dlhelpers.io import DATA_DIR, atomic_write_bytes
+from dlhelpers.io import atomic_write_bytes
 from dlhelpers.sprites import CLASS_NAMES
 from dlhelpers.tools import machine
 from dlhelpers.tools.bench.calls import calls_section
 from dlhelpers.tools.bench.quality import precision_training_section, quality_section
+from dlhelpers.tools.bench.per_minute import PLOT as PER_MINUTE_PLOT
 from dlhelpers.tools.bench.per_minute import TABLE as PER_MINUTE
 from dlhelpers.tools.bench.recipes import TABLE as RECIPES
-from dlhelpers.tools.bench.report import render
+from dlhelpers.tools.bench.report import REPORTS_DIR, SMOKE_TITLE, TRIALS_HEADING, render, trial_links
 from dlhelpers.tools.bench.speed import sampler_section, speed_section
 
-REPORT = DATA_DIR / "benchmarks.md"
-STUDENT_TRIALS = DATA_DIR / "student_trials.md"   # issue 24's student-preset trials (bench-recipes --out runs/student)
+REPORT = REPORTS_DIR / "benchmarks.md"
+# issue 24's student-preset trials: bench-recipes --table --out runs/student --path reports/student_trials.md
+STUDENT_TRIALS = REPORTS_DIR / "student_trials.md"
 SMOKE_REPORT = Path(tempfile.gettempdir()) / "dlhelpers_bench_smoke.md"  # a smoke run never replaces REPORT
 
 
@@ -57,9 +60,9 @@ def _memory_line(device: torch.device) -> str:
 def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, device: str = "auto",
                   verbose: bool = True) -> str:
     """Run the benchmark on ``device`` ("auto", "cpu", "cuda", "mps"), write the report to ``out`` (default
-    ``data/benchmarks.md``; for a smoke run ``SMOKE_REPORT`` in the temp folder) atomically and return it.
+    ``reports/benchmarks.md``; for a smoke run ``SMOKE_REPORT`` in the temp folder) atomically and return it.
     ``smoke=True``: tiny sizes, under a minute on a CPU, numbers meaningless — it checks that every section runs.
-    Never writes the README (``update_readme`` does)."""
+    Never writes the README (``update_readme`` writes its headline numbers there)."""
     if not isinstance(smoke, bool):
         raise TypeError(f"smoke must be a bool, got {type(smoke).__name__}")
     path = report_path(out, smoke)
@@ -87,27 +90,33 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
                     speed_rows=speed_rows, stats=stats, sampler_times=sampler_times, overhead=overhead,
                     one_forward=one_forward, memory=_memory_line(dev), quality=quality, calls=calls,
                     class_names=list(CLASS_NAMES), train_cmp=train_cmp, train_steps=train_steps)
-    if not smoke:   # measured separately (trials of minutes to an hour each); kept in the report
-        report += _tables()
+    if not smoke:   # measured separately (trials of minutes to an hour each): linked, each table in its own file
+        report += _links(path)
     say(report)
     atomic_write_bytes(path, report.encode())
     say(f"wrote {path}")
     return report
 
 
-def _tables() -> str:
-    return "".join("\n" + part.read_text() for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE) if part.is_file())
+def _links(path: Path) -> str:
+    links = trial_links(path, (RECIPES, STUDENT_TRIALS, PER_MINUTE, PER_MINUTE_PLOT))
+    return "\n" + links if links else ""
 
 
 def refresh_tables(path=None) -> Path:
-    """Replace the separately measured tables at the end of the report at ``path`` (default data/benchmarks.md)
-    with the current data/recipe_trials.md, student_trials.md and quality_per_minute.md (a trial that ended after
-    the benchmark ran); the measured sections above them stay as they are."""
-    path = Path(path) if path is not None else DATA_DIR / "benchmarks.md"
+    """Rewrite the end of the full report at ``path`` (default ``REPORT``): its links to the tables measured
+    separately (``report.trial_links``: the recipe and student trials, quality per minute), for a trial table
+    written after the benchmark ran. A report that still holds copies of those tables (as the benchmark wrote them
+    before they were linked) loses the copies for the links; the measured sections above stay as they are."""
+    path = Path(path) if path is not None else REPORT
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} does not exist; write it with: python -m dlhelpers bench")
     report = path.read_text()
-    heads = [part.read_text().split("\n", 1)[0] for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE) if part.is_file()]
-    cut = min((report.index(h) for h in heads if h in report), default=None)
-    if cut is None:
-        raise ValueError(f"path {str(path)!r} holds none of the tables to refresh")
-    atomic_write_bytes(path, (report[:cut].rstrip("\n") + "\n" + _tables()).encode())
+    if report.startswith(SMOKE_TITLE) or not report.startswith("# Benchmark"):
+        raise ValueError(f"path {str(path)!r} is not a full benchmark report (a smoke run's, or no '# Benchmark')")
+    stems = [TRIALS_HEADING] + [part.read_text().split("\n", 1)[0].split(" (", 1)[0]
+                                for part in (RECIPES, STUDENT_TRIALS, PER_MINUTE) if part.is_file()]
+    starts = [i + 1 for i in (report.find(f"\n{stem}") for stem in stems if stem.startswith("## ")) if i >= 0]
+    cut = min(starts, default=len(report))
+    atomic_write_bytes(path, (report[:cut].rstrip("\n") + "\n" + _links(path)).encode())
     return path

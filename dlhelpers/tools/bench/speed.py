@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 
 from dlhelpers.precision import autocast, autocast_dtype, prepare_model, to_memory_format
-from dlhelpers.ddim import sample_ddim
-from dlhelpers.ddpm import sample_ddpm
+from dlhelpers import samplers
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.tools.bench.timing import interleaved, matmul_peak_gflops, timed, train_step_flops
 from dlhelpers.tools.course_reference import CourseContextUnet, course_schedule, course_training_step
@@ -23,7 +22,6 @@ from dlhelpers.training import diffusion_loss, make_optimizer
 from dlhelpers.unet import ContextUnet
 
 T = 500
-SAVE_EVERY = 10 ** 6   # keep only the first and last frames: time the sampler, not the frame copies
 
 
 def _inputs(B: int, device, seed: int):
@@ -113,19 +111,16 @@ def sampler_section(smoke: bool, device):
     def g():
         return torch.Generator(device=device).manual_seed(0)
 
-    def ddim(precision):
-        return lambda: sample_ddim(model, n, schedule, steps=ddim_steps, context=c, generator=g(), progress=False,
-                                   precision=precision, save_every=SAVE_EVERY)
+    def run(name, precision, **options):   # no frames: time the sampler, not the frame copies
+        return lambda: samplers.sample(name, model, n, schedule, context=c, generator=g(), progress=False,
+                                       precision=precision, save_every=None, **options)
     out = {}
     for precision in ("auto", "fp32"):
-        out[f"DDIM-{ddim_steps} {precision}"] = interleaved({"x": ddim(precision)}, rounds=1 if smoke else 3,
+        out[f"DDIM-{ddim_steps} {precision}"] = interleaved({"x": run("ddim", precision, steps=ddim_steps)},
+                                                            rounds=1 if smoke else 3,
                                                             device=device)["x"]
-        if smoke:   # DDPM-500 takes a minute on a CPU: a 3-step DDIM stands in for it
-            ddpm_run = lambda: sample_ddim(model, n, schedule, steps=3, context=c, generator=g(), progress=False,
-                                           precision=precision, save_every=SAVE_EVERY)
-        else:
-            ddpm_run = lambda: sample_ddpm(model, n, schedule, context=c, generator=g(), progress=False,
-                                           precision=precision, save_every=SAVE_EVERY)
+        # DDPM-500 takes a minute on a CPU: in a smoke run a 3-step DDIM stands in for it
+        ddpm_run = run("ddim", precision, steps=3) if smoke else run("ddpm", precision)
         out[f"{'DDIM-3 (for DDPM)' if smoke else 'DDPM-500'} {precision}"] = timed(ddpm_run, device)
     x, t, _ = _inputs(n, device, seed=2)
     forward = _forward_fn(model, x, t, c, "auto", device)
@@ -133,5 +128,6 @@ def sampler_section(smoke: bool, device):
     def bare_forwards():      # the network calls alone, as many as the DDIM run makes
         for _ in range(ddim_steps):
             forward()
-    pair = interleaved({"ddim": ddim("auto"), "forwards": bare_forwards}, rounds=2 if smoke else 5, device=device)
+    pair = interleaved({"ddim": run("ddim", "auto", steps=ddim_steps), "forwards": bare_forwards},
+                       rounds=2 if smoke else 5, device=device)
     return out, pair["ddim"] / pair["forwards"], pair["forwards"] / ddim_steps
