@@ -38,7 +38,7 @@ def variant(preset: Preset, *, model: dict | None = None, spec: RunSpec | None =
 
 
 UNET = dict(in_channels=3, n_feat=64, n_cfeat=5, height=16)       # the course's ContextUnet for 16×16 sprites
-DDPM_EPS = RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02))   # the course's linear schedule
+DDPM_EPS = RunSpec("ddpm", "eps", dict(timesteps=500, beta_start=1e-4, beta_end=0.02))   # the course's linear schedule
 
 PRESETS = {
     # The shipped weights (data/weights; their manifest records the command, machine and wall time): trial C's

@@ -67,15 +67,18 @@ class NoiseSchedule:
         return cls(beta=beta, alpha=alpha, alpha_bar=alpha_bar, timesteps=beta.numel() - 1, name=name)
 
     @classmethod
-    def linear(cls, timesteps: int = 500, beta1: float = 1e-4, beta2: float = 0.02) -> "NoiseSchedule":
-        """The course's schedule: β linear in t over ``linspace(0, 1, T+1)``, from β1 to β2."""
+    def linear(cls, timesteps: int = 500, beta_start: float = 1e-4, beta_end: float = 0.02) -> "NoiseSchedule":
+        """The course's schedule: β linear in t over ``linspace(0, 1, T+1)``, from β_start to β_end (the names
+        diffusers uses; the course's code called them beta1 and beta2, and old manifests still do)."""
         _check_timesteps(timesteps)
-        if not (isinstance(beta1, (int, float)) and isinstance(beta2, (int, float))):
-            raise TypeError(f"beta1 and beta2 must be numbers, got {type(beta1).__name__}, {type(beta2).__name__}")
-        if not (0 < beta1 < beta2 < 1):
-            raise ValueError(f"beta1 and beta2 must satisfy 0 < beta1 < beta2 < 1, got beta1={beta1}, beta2={beta2}")
-        beta = (beta2 - beta1) * torch.linspace(0, 1, timesteps + 1, dtype=torch.float64) + beta1
-        return cls.from_betas(beta, name=f"linear({beta1:g}→{beta2:g})")
+        if not (isinstance(beta_start, (int, float)) and isinstance(beta_end, (int, float))):
+            raise TypeError(f"beta_start and beta_end must be numbers, got {type(beta_start).__name__}, "
+                            f"{type(beta_end).__name__}")
+        if not (0 < beta_start < beta_end < 1):
+            raise ValueError(f"beta_start and beta_end must satisfy 0 < beta_start < beta_end < 1, got "
+                             f"beta_start={beta_start}, beta_end={beta_end}")
+        beta = (beta_end - beta_start) * torch.linspace(0, 1, timesteps + 1, dtype=torch.float64) + beta_start
+        return cls.from_betas(beta, name=f"linear({beta_start:g}→{beta_end:g})")
 
     @classmethod
     def cosine(cls, timesteps: int = 500, s: float = 0.008, alpha_bar_T: float = 0.0063) -> "NoiseSchedule":

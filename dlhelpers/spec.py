@@ -26,7 +26,8 @@ from .path import ALLOWED, GaussianPath, check_prediction
 __all__ = ["ALLOWED", "DEFAULT_SCHEDULE", "GaussianPath", "RunSpec", "check_prediction"]
 
 
-DEFAULT_SCHEDULE = dict(timesteps=500, beta1=1e-4, beta2=0.02)
+DEFAULT_SCHEDULE = dict(timesteps=500, beta_start=1e-4, beta_end=0.02)
+LEGACY_KEYS = {"beta1": "beta_start", "beta2": "beta_end"}   # the course's names, in manifests written before
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class RunSpec:
         if not isinstance(self.schedule, dict):
             raise TypeError(f"schedule must be a dict of NoiseSchedule.linear's arguments, got "
                             f"{type(self.schedule).__name__}")
+        object.__setattr__(self, "schedule", {LEGACY_KEYS.get(k, k): v for k, v in self.schedule.items()})
         if self.path == "flow" and set(self.schedule) - {"t_sampling"}:
             raise ValueError(f"schedule may hold only t_sampling on the 'flow' path (t ∈ [0, 1] has no β), got "
                              f"{self.schedule}")

@@ -17,6 +17,7 @@ run killed at any moment resumes to the very same weights as an uninterrupted on
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,7 +47,8 @@ class TrainConfig:
     warmup_steps: int = 500           # linear warm-up before the linear decay; keeps the first, larger Adam steps small
     p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
     ema_decay: Optional[float] = 0.999  # weight averaging (~1000-step window) for smoother samples; None turns it off
-    min_snr_gamma: Optional[float] = 5.0  # Hang et al. 2023: weight t's loss by min(SNR_t, γ)/SNR_t; None = eq. (14)
+    min_snr_gamma: Optional[float] = 5.0  # Hang et al. 2023: weight t's loss by its prediction's min-SNR-γ weight
+    #                                       (dlhelpers.predictions; ε: min(SNR_t, γ)/SNR_t); None = the plain MSE
     #                                       (trial C; DDPM's ε-path only: a flow run sets None)
     checkpoint_every: int = 250       # steps between atomic checkpoints: at most what a kill loses
     seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
@@ -188,7 +190,7 @@ def train(model: torch.nn.Module, dataset, path, config: TrainConfig | None = No
     for step in bar:
         epoch, k = divmod(step, batches_per_epoch)
         # Batch order depends only on (seed, epoch): resuming mid-epoch reproduces it without saved state.
-        perm = _epoch_permutation(N, cfg.seed, epoch, device)
+        perm = _epoch_permutation(N, cfg.seed, epoch, str(device))
         idx = perm[k * B:(k + 1) * B]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
@@ -235,14 +237,10 @@ def make_optimizer(params, lr: float, device) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr)
 
 
-def _epoch_permutation(N: int, seed: int, epoch: int, device) -> torch.Tensor:
-    cache = _epoch_permutation.__dict__.setdefault("cache", {})
-    key = (N, seed, epoch, str(device))
-    if key not in cache:
-        cache.clear()
-        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        cache[key] = torch.randperm(N, generator=g).to(device)
-    return cache[key]
+@functools.lru_cache(maxsize=1)   # one epoch's order at a time: drawn once per epoch, not once per step
+def _epoch_permutation(N: int, seed: int, epoch: int, device: str) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(N, generator=g).to(device)
 
 
 def _save_checkpoint(path, model, optimizer, generator, ema, result: TrainResult, cfg: TrainConfig) -> None:

@@ -1,8 +1,11 @@
-"""ContextUnet: the course's small UNet that predicts the noise ε in x_t, given t and a context vector.
+"""ContextUnet: the course's small UNet, x_t and its time t and context vector in, one image of the same size out —
+the noise ε on DDPM's path, the velocity ε − x₀ on the flow path (what it learns is the run spec's prediction,
+``dlhelpers.spec``; the network is the same).
 
 References
 - Ronneberger, Fischer & Brox, "U-Net", 2015, arXiv:1505.04597 — encoder, bottleneck, decoder with skips.
-- Ho et al., DDPM, 2020, arXiv:2006.11239 — ε_θ(x_t, t), the network the loss (eq. 14) trains.
+- Ho et al., DDPM, 2020, arXiv:2006.11239 — ε_θ(x_t, t), the network the loss (eq. 14) trains; flow matching
+  (Lipman et al. 2023, arXiv:2210.02747) trains the same network as u_θ(x_t, t).
 - The DeepLearning.AI short course "How Diffusion Models Work" (2023) — this exact layout, with the time
   embedding **added** and the context embedding **multiplied** into both decoder levels:
       h ← cemb ⊙ h + temb.
@@ -30,6 +33,10 @@ import torch.nn as nn
 from .devices import same_device
 from .validation import check_context, check_image_batch, check_positive_int, check_tensor
 
+# A residual block divides (shortcut + body) by about √2, so that the sum of two unit-variance signals keeps unit
+# variance. The course wrote 1.414, and the shipped weights were trained with it: kept, not math.sqrt(2).
+RESIDUAL_SCALE = 1.414
+
 
 class ResidualConvBlock(nn.Module):
     """Two 3×3 conv → BatchNorm → GELU layers; with ``is_res``, (x + f(x)) / √2 keeps the variance near 1."""
@@ -48,7 +55,7 @@ class ResidualConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv2(self.conv1(x))
         if self.is_res:
-            return (self.shortcut(x) + h) / 1.414
+            return (self.shortcut(x) + h) / RESIDUAL_SCALE
         return h
 
 
@@ -139,10 +146,10 @@ class ContextUnet(nn.Module):
         down2 = self.down2(down1)                # (B, 2F, H/4, W/4)
         hiddenvec = self.to_vec(down2)           # (B, 2F, 1, 1)
         cemb1, temb1, cemb2, temb2 = self.embed(t, c)
-        up1 = self.up0(hiddenvec)                # (B, 2F, H/4, W/4)
-        up2 = self.up1(self.inject(up1, cemb1, temb1), down2)   # (B, F, H/2, W/2)
-        up3 = self.up2(self.inject(up2, cemb2, temb2), down1)   # (B, F, H, W)
-        return self.out(torch.cat((up3, x), 1))  # (B, in_channels, H, W)
+        h0 = self.up0(hiddenvec)                 # (B, 2F, H/4, W/4)
+        h1 = self.up1(self.inject(h0, cemb1, temb1), down2)     # (B, F, H/2, W/2)
+        h2 = self.up2(self.inject(h1, cemb2, temb2), down1)     # (B, F, H, W)
+        return self.out(torch.cat((h2, x), 1))   # (B, in_channels, H, W)
 
     def _check_inputs(self, x, t, c):
         # Shapes, dtypes and devices only: reading values (NaN checks) would force a GPU sync on every call.

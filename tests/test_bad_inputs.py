@@ -21,7 +21,7 @@ CASES = {
     # schedules
     "timesteps not int": (lambda: NoiseSchedule.linear(500.0), TypeError, "timesteps"),
     "timesteps zero": (lambda: NoiseSchedule.linear(0), ValueError, "timesteps"),
-    "beta order": (lambda: NoiseSchedule.linear(500, 0.02, 1e-4), ValueError, "beta1"),
+    "beta order": (lambda: NoiseSchedule.linear(500, 0.02, 1e-4), ValueError, "beta_start"),
     "add_noise image rank": (lambda: S.add_noise(torch.randn(3, 16, 16), 5, torch.randn(3, 16, 16)), ValueError, "x0"),
     "add_noise t too big": (lambda: S.add_noise(X, 501, E), ValueError, "t"),
     "add_noise t negative": (lambda: S.add_noise(X, torch.tensor([-1, 3]), E), ValueError, "t"),

@@ -10,7 +10,8 @@ from dlhelpers import pretrained, samplers
 from dlhelpers.tools.cli import AUDIENCES, build_parser, main, registry
 from dlhelpers.unet import ContextUnet
 
-SPECS = {"ddpm": {"path": "ddpm", "prediction": "eps", "schedule": {"timesteps": 50, "beta1": 1e-4, "beta2": 0.02}},
+SPECS = {"ddpm": {"path": "ddpm", "prediction": "eps",
+                  "schedule": {"timesteps": 50, "beta_start": 1e-4, "beta_end": 0.02}},
          "flow": {"path": "flow", "prediction": "velocity", "schedule": {}}}
 TINY = dict(in_channels=3, n_feat=16, n_cfeat=5, height=16)
 

@@ -14,7 +14,7 @@ from dlhelpers.unet import ContextUnet
 def test_shipped_weights_load_and_match_the_manifest():
     manifest = pretrained.read_manifest()
     assert manifest["model"] == {"in_channels": 3, "n_feat": 64, "n_cfeat": 5, "height": 16}
-    assert manifest["schedule"] == {"timesteps": 500, "beta1": 1e-4, "beta2": 0.02}
+    assert manifest["schedule"] == {"timesteps": 500, "beta_start": 1e-4, "beta_end": 0.02}
     names = pretrained.available()
     assert names[-1] in ("final", "final_raw") and "final" in names and len(names) >= 4
     model, schedule = pretrained.load_pretrained("final")

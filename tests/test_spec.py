@@ -24,7 +24,8 @@ def _starts_with(message: str, name: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ the record
-@pytest.mark.parametrize("spec", [RunSpec(), FLOW, RunSpec("ddpm", "eps", dict(timesteps=50, beta1=1e-3, beta2=0.05)),
+@pytest.mark.parametrize("spec", [RunSpec(), FLOW,
+                                  RunSpec("ddpm", "eps", dict(timesteps=50, beta_start=1e-3, beta_end=0.05)),
                                   RunSpec("flow", "velocity", {"t_sampling": "logit-normal"})],
                          ids=["default", "flow", "ddpm-50", "flow-logit-normal"])
 def test_round_trip_through_a_dict_and_json(spec):
@@ -118,7 +119,7 @@ def test_a_trained_preset_records_its_spec_and_loads_on_its_path(tmp_path):
     model carrying run_spec, which the flow samplers then refuse."""
     manifest = pretrained.train_preset("tiny", _squares(), {"device": "cpu"}, out=tmp_path, steps=12, precision="fp32",
                                        progress=False, log=lambda *a: None)
-    tiny = RunSpec("ddpm", "eps", dict(timesteps=500, beta1=1e-4, beta2=0.02))
+    tiny = RunSpec("ddpm", "eps", dict(timesteps=500, beta_start=1e-4, beta_end=0.02))
     assert manifest["spec"] == tiny.to_dict()
     assert json.loads((tmp_path / "manifest.json").read_text())["spec"] == tiny.to_dict()
     assert set(manifest["files"]) == {"step_00010", "final", "final_raw"}
@@ -165,14 +166,15 @@ def test_a_flow_model_is_refused_by_the_ddpm_samplers(flow_weights):
 
 
 def test_a_manifest_without_a_spec_is_a_ddpm_eps_run(flow_weights):
-    """Weights written before the spec existed: their schedule, ε-prediction."""
+    """Weights written before the spec existed: their schedule (in the course's names beta1, beta2, as manifests of
+    that time wrote it), ε-prediction."""
     folder, _ = flow_weights
     manifest = json.loads((folder / "manifest.json").read_text())
     del manifest["spec"]
     manifest["schedule"] = dict(timesteps=50, beta1=1e-4, beta2=0.02)
     pretrained.write_manifest(manifest, folder)
     model, schedule = pretrained.load_pretrained("final", weights_dir=folder)
-    assert model.run_spec == RunSpec("ddpm", "eps", dict(timesteps=50, beta1=1e-4, beta2=0.02))
+    assert model.run_spec == RunSpec("ddpm", "eps", dict(timesteps=50, beta_start=1e-4, beta_end=0.02))
     assert isinstance(schedule, NoiseSchedule) and schedule.prediction == "eps"
     torch.testing.assert_close(schedule.alpha_bar, NoiseSchedule.linear(50, 1e-4, 0.02).alpha_bar, rtol=0, atol=0)
 
