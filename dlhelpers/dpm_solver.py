@@ -55,7 +55,7 @@ def make_dpm_solver_step(schedule, grid):
 
 
 DPM_SOLVER = Sampler("dpm-solver", "ddpm", ddim_grid, make_dpm_solver_step, options=("steps",), default_steps=20,
-                     label="DPM-Solver++-{steps}")
+                     label="DPM-Solver++(2M)-{steps}")
 
 
 def sample_dpm_solver(model, n_samples: int, schedule, steps: int = 20, **options) -> SampleResult:

@@ -206,7 +206,13 @@ class Sampler:
     #                                                 the calls); T: the schedule's length, for DDPM's all-T sampler
     default_steps: int | None = None
     save_every: int = 1            # default frame spacing (DDPM's 500 steps: every 20th)
-    label: str = "{name}-{steps}"  # the progress bar's title
+    label: str | None = None       # its title in reports and progress bars, "{steps}" filled in; None: the name,
+    #                                with "-{steps}" when it takes steps
+
+    def title(self, steps=None) -> str:
+        """The sampler's name in a report row or progress bar, e.g. "DDIM-25"."""
+        label = self.label or (self.name + ("-{steps}" if "steps" in self.options else ""))
+        return label.format(steps=steps if steps is not None else self.default_steps)
 
     def check_options(self, options: dict) -> dict:
         """``options`` checked: each in range, and none that this sampler ignores."""
@@ -229,7 +235,7 @@ class Sampler:
         steps = own.pop("steps", self.default_steps)
         grid = self.grid(path, steps)
         return sample_loop(model, path, n_samples, grid, lambda on_device: self.make_step(on_device, grid, **own),
-                           desc=self.label.format(name=self.name, steps=steps), **kwargs)
+                           desc=self.title(steps), **kwargs)
 
 
 def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: Callable, **options) -> SampleResult:

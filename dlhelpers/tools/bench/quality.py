@@ -18,6 +18,10 @@ from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.tools.bench.timing import synchronize
 from dlhelpers.unet import ContextUnet
 
+REFERENCE = "ddpm"                                       # the row every other row is divided by
+STEPS = {"ddim": (10, 25, 50, 100), "dpm-solver": (10, 20)}   # the rows' steps; any other sampler: its default
+SMOKE_STEPS = {"ddim": (2,), "dpm-solver": (3,)}        # a smoke run's (2 for a sampler not named here)
+
 
 def quality_section(smoke: bool, device) -> dict:
     """Returns {"rows": [(label, seconds, accuracy dict, fd)], "baseline": real-vs-real FD, "n": sprites,
@@ -51,14 +55,17 @@ def quality_section(smoke: bool, device) -> dict:
     if smoke:
         measure("DDIM-3 (smoke stand-in for DDPM-500)", run("ddim", steps=3))
     else:
-        measure("DDPM-500", run("ddpm"))
-    for steps in ((2,) if smoke else (10, 25, 50, 100)):
-        measure(f"DDIM-{steps}", run("ddim", steps=steps))
-    if "dpm-solver" not in samplers.SAMPLERS:
-        notes.append("DPM-Solver++(2M) rows skipped: this checkout's registry has no dpm-solver.")
-    else:
-        for steps in ((3,) if smoke else (10, 20)):
-            measure(f"DPM-Solver++(2M)-{steps}", run("dpm-solver", steps=steps))
+        measure("DDPM-500", run(REFERENCE))
+    for name in samplers.samplers_for("ddpm"):     # every other sampler of the weights' path, from the registry
+        sampler = samplers.get(name)
+        if name == REFERENCE:
+            continue
+        if "steps" not in sampler.options:       # all T steps: no smoke row
+            if not smoke:
+                measure(sampler.title(), run(name))
+            continue
+        for steps in (SMOKE_STEPS.get(name, (2,)) if smoke else STEPS.get(name, (sampler.default_steps,))):
+            measure(sampler.title(steps), run(name, steps=steps))
     k = 2 if smoke else 25
     for eta in ((1.0,) if smoke else (0.5, 1.0)):
         measure(f"DDIM-{k}, η={eta}", run("ddim", steps=k, eta=eta))
