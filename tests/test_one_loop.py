@@ -122,15 +122,16 @@ def test_frames_are_asked_for_not_switched_off():
 
 
 # ------------------------------------------------------------------------------------------------ the table
-PATHS = {"eps": NoiseSchedule.linear(500), "velocity": FlowPath()}
+# every (path, prediction) pair a run spec allows, each built as training and sampling would build it
+PAIRS = [(path, prediction) for path, predictions in ALLOWED.items() for prediction in predictions]
 
 
-@pytest.mark.parametrize("prediction", sorted(PREDICTIONS))
-def test_each_predictions_loss_weight_is_min_snr_times_its_x0_gain_squared(prediction):
+@pytest.mark.parametrize("path_name, prediction", PAIRS, ids=[f"{p}-{q}" for p, q in PAIRS])
+def test_each_predictions_loss_weight_is_min_snr_times_its_x0_gain_squared(path_name, prediction):
     """A second derivation of each entry's min-SNR-γ weight: Hang et al. weight the x₀ error by min(SNR, γ); the
     x₀ error of an output y is (∂x̂₀/∂y)² times its own, and ∂x̂₀/∂y is taken here by autograd through the
     entry's own ``split`` at the path's coefficients."""
-    entry, path = PREDICTIONS[prediction], PATHS[prediction]
+    entry, path = PREDICTIONS[prediction], RunSpec(path_name, prediction).build()
     t = (torch.tensor([1, 40, 150, 300, 499]) if isinstance(path, NoiseSchedule)
          else torch.tensor([0.02, 0.2, 0.5, 0.8, 0.97]))
     a, s = path.coefficients(t, (5, 1))
@@ -140,6 +141,20 @@ def test_each_predictions_loss_weight_is_min_snr_times_its_x0_gain_squared(predi
     snr = path.snr(t)
     for gamma in (0.5, 5.0):
         torch.testing.assert_close(entry.min_snr_weight(snr, gamma), snr.clamp(max=gamma) * gain ** 2)
+
+
+@pytest.mark.parametrize("path_name, prediction", PAIRS, ids=[f"{p}-{q}" for p, q in PAIRS])
+def test_each_predictions_way_back_inverts_its_target(path_name, prediction):
+    """split(target(x₀, ε), x_t) = (x₀, ε) on the path's own x_t = a·x₀ + s·ε, at every kind of time."""
+    entry, path = PREDICTIONS[prediction], RunSpec(path_name, prediction).build()
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(5, 3, 4, 4, generator=g), torch.randn(5, 3, 4, 4, generator=g)
+    t = (torch.tensor([1, 40, 150, 300, 499]) if isinstance(path, NoiseSchedule)
+         else torch.tensor([0.02, 0.2, 0.5, 0.8, 0.97]))
+    a, s = path.coefficients(t, x0.shape)
+    x0_hat, eps_hat = entry.split(entry.target(x0, eps, a, s), a * x0 + s * eps, a, s)
+    torch.testing.assert_close(x0_hat, x0, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(eps_hat, eps, rtol=1e-4, atol=1e-4)
 
 
 def test_the_eps_weight_is_hang_et_al_eq_7():
