@@ -33,8 +33,11 @@ def _key(name, preset, opts, w):
     return f"{name}|{preset}|{sorted(opts.items())}|w={w}"
 
 
-def test_the_stored_outputs_cover_every_sampler_in_the_registry():
-    assert {name for name, *_ in CASES} == set(SAMPLERS)
+SHIPPED = ("ddpm", "ddim", "dpm-solver", "flow-euler", "flow-heun")   # the registry at 7a0ef0b
+
+
+def test_the_stored_outputs_cover_every_sampler_shipped_before_the_one_loop():
+    assert {name for name, *_ in CASES} == set(SHIPPED) and set(SHIPPED) <= set(SAMPLERS)
     assert set(torch.load(BEFORE, weights_only=True)) == {_key(*c) for c in CASES}
 
 
