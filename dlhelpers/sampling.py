@@ -157,10 +157,11 @@ def check_path(model, path, family: str) -> None:
     """A sampler walks one path: DDPM's samplers a ``NoiseSchedule``, the flow samplers a ``FlowPath``. A model
     loaded by ``load_pretrained`` carries its ``run_spec``; sampling it on another path is refused."""
     kind = path.PATH if isinstance(path, GaussianPath) else None
-    arg = "path" if family == "flow" else "schedule"     # what the samplers of each family call their argument
+    arg = "schedule" if family == "ddpm" else "path"     # what the samplers of each family call their argument
     if kind != family:
-        other = "a FlowPath (dlhelpers.flow)" if family == "flow" else "a NoiseSchedule (dlhelpers.schedules)"
-        raise TypeError(f"{arg} must be {other} for this sampler, got {type(path).__name__}; "
+        want = {"ddpm": "a NoiseSchedule (dlhelpers.schedules)", "flow": "a FlowPath (dlhelpers.flow)"}.get(
+            family, f"a {family!r} path (dlhelpers.spec)")
+        raise TypeError(f"{arg} must be {want} for this sampler, got {type(path).__name__}; "
                         f"see dlhelpers.samplers.SAMPLERS for the samplers of each path")
     trained = getattr(model, "run_spec", None)
     if trained is not None and (trained.path, trained.prediction) != (kind, path.prediction):

@@ -11,14 +11,16 @@ from dlhelpers import samplers
 from dlhelpers.ddim import sample_ddim
 from dlhelpers.ddpm import sample_ddpm
 from dlhelpers.dpm_solver import sample_dpm_solver
-from dlhelpers.flow import FlowPath, sample_flow_euler, sample_flow_heun
+from dlhelpers.flow import sample_flow_euler, sample_flow_heun
 from dlhelpers.samplers import COMMON, OPTIONS, SAMPLERS
-from dlhelpers.schedules import NoiseSchedule
+from dlhelpers.path import ALLOWED
+from dlhelpers.spec import RunSpec
 from dlhelpers.tools.cli import main
 from dlhelpers.unet import ContextUnet
 
-PATHS = {"ddpm": NoiseSchedule.linear(500), "flow": FlowPath()}
-OTHER = {"ddpm": "flow", "flow": "ddpm"}
+# one path of each kind a spec names, as a spec builds it, and for each another kind (a new path needs no edit here)
+PATHS = {name: RunSpec(name, predictions[0]).build() for name, predictions in ALLOWED.items()}
+OTHER = {name: next(other for other in PATHS if other != name) for name in PATHS}
 # the shipped samplers' functions of the same name (the notebooks call these): the registry's record run with its
 # options. A new sampler needs none: the registry's route is tested for every sampler.
 FUNCTIONS = {"ddpm": sample_ddpm, "ddim": sample_ddim, "dpm-solver": sample_dpm_solver,
@@ -47,7 +49,7 @@ class Counting(torch.nn.Module):
 def test_the_registry_lists_every_path_and_option():
     assert samplers.samplers_for("ddpm")[:3] == ["ddpm", "ddim", "dpm-solver"]    # the shipped ones, in order
     assert samplers.samplers_for("flow")[:2] == ["flow-euler", "flow-heun"]
-    assert sorted(samplers.samplers_for("ddpm") + samplers.samplers_for("flow")) == sorted(SAMPLERS)
+    assert sorted(name for path in PATHS for name in samplers.samplers_for(path)) == sorted(SAMPLERS)
     assert set(OPTIONS) == {"steps", "eta", "guidance_scale", "extra_noise"} and COMMON == ("guidance_scale",)
     assert set(FUNCTIONS) <= set(SAMPLERS)
     for name, s in SAMPLERS.items():
@@ -85,7 +87,7 @@ def test_every_sampler_refuses_the_other_paths_schedule(name):
     with pytest.raises(TypeError) as info:
         run = FUNCTIONS.get(name, lambda *a, **k: samplers.sample(name, *a, **k))
         run(Counting(), 2, PATHS[OTHER[s.path]], progress=False)
-    assert _starts_with(str(info.value), "path" if s.path == "flow" else "schedule"), info.value
+    assert _starts_with(str(info.value), "schedule" if s.path == "ddpm" else "path"), info.value
 
 
 INF, NAN = float("inf"), float("nan")

@@ -10,6 +10,7 @@ from dlhelpers import pretrained, samplers
 from dlhelpers.ddim import sample_ddim
 from dlhelpers.flow import FlowPath, sample_flow_euler, sample_flow_heun
 from dlhelpers.schedules import NoiseSchedule
+from dlhelpers.path import GaussianPath
 from dlhelpers.predictions import PREDICTIONS, split_output, training_target
 from dlhelpers.spec import ALLOWED, DEFAULT_SCHEDULE, RunSpec
 from dlhelpers.unet import ContextUnet
@@ -48,9 +49,9 @@ def test_the_default_is_the_course_ddpm_run():
 def test_every_allowed_pair_builds_a_path_whose_spec_is_the_same(path):
     for prediction in ALLOWED[path]:
         assert prediction in PREDICTIONS
-        spec = RunSpec(path, prediction, {} if path == "flow" else dict(DEFAULT_SCHEDULE))
+        spec = RunSpec(path, prediction)                   # the path's default schedule
         built = spec.build()
-        assert isinstance(built, FlowPath if path == "flow" else NoiseSchedule)
+        assert isinstance(built, GaussianPath)
         assert built.prediction == prediction
         assert (built.PATH, built.prediction) == (path, prediction)   # the path names itself, as check_path reads
 

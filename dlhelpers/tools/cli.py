@@ -72,7 +72,8 @@ def cmd_train(args) -> int:
 
 
 SHIPPED = ("course", "flow")                        # sample --preset: the shipped weights, in the order tried
-DEFAULT_SAMPLER = {"ddpm": "ddim", "flow": "flow-heun"}   # sample without --sampler: by the weights' path
+DEFAULT_SAMPLER = {"ddpm": "ddim", "flow": "flow-heun"}   # sample without --sampler: by the weights' path (another
+#                                                          path: the first of its samplers in the registry)
 
 
 def _shown(path: Path) -> str:
@@ -166,7 +167,7 @@ def cmd_sample(args) -> int:
     if args.sampler:
         _sample_options(args.sampler, args)                 # a bad option is refused before any file is read
     folder, name, spec, file = _sample_weights(args)
-    sampler = args.sampler or DEFAULT_SAMPLER[spec.path]
+    sampler = args.sampler or DEFAULT_SAMPLER.get(spec.path) or samplers.samplers_for(spec.path)[0]
     options = _sample_options(sampler, args)
     where = _shown(folder / file)
     if samplers.get(sampler).path != spec.path:
