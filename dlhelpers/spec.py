@@ -27,6 +27,7 @@ __all__ = ["ALLOWED", "DEFAULT_SCHEDULE", "GaussianPath", "RunSpec", "check_pred
 
 
 DEFAULT_SCHEDULE = dict(timesteps=500, beta_start=1e-4, beta_end=0.02)
+SHAPES = ("linear", "cosine")   # "shape" in a DDPM schedule: NoiseSchedule.linear (the default) or .cosine
 LEGACY_KEYS = {"beta1": "beta_start", "beta2": "beta_end"}   # the course's names, in manifests written before
 
 
@@ -36,7 +37,8 @@ class RunSpec:
 
     path: str = "ddpm"          # "ddpm" (NoiseSchedule) or "flow" (FlowPath): how x_t is made from x₀ and ε
     prediction: str = "eps"     # a key of PREDICTIONS: what the network outputs, hence the loss's target
-    schedule: dict | None = None  # NoiseSchedule.linear(**schedule); None: the course's (DEFAULT_SCHEDULE) on
+    schedule: dict | None = None  # NoiseSchedule.linear(**schedule), or .cosine with "shape": "cosine"; None: the
+    #                               course's (DEFAULT_SCHEDULE) on
     #                               "ddpm", {} on "flow" (FlowPath(**schedule): only its t_sampling)
 
     def __post_init__(self):
@@ -52,6 +54,8 @@ class RunSpec:
         if self.path == "flow" and set(self.schedule) - {"t_sampling"}:
             raise ValueError(f"schedule may hold only t_sampling on the 'flow' path (t ∈ [0, 1] has no β), got "
                              f"{self.schedule}")
+        if self.path == "ddpm" and self.schedule.get("shape", "linear") not in SHAPES:
+            raise ValueError(f"schedule's shape must be one of {SHAPES}, got {self.schedule['shape']!r}")
         if self.path == "flow":
             self.build()                  # FlowPath checks its t_sampling
 
@@ -61,7 +65,9 @@ class RunSpec:
             from .flow import FlowPath
             return FlowPath(prediction=self.prediction, **self.schedule)
         from .schedules import NoiseSchedule
-        return replace(NoiseSchedule.linear(**self.schedule), prediction=self.prediction)
+        schedule = dict(self.schedule)
+        make = NoiseSchedule.cosine if schedule.pop("shape", "linear") == "cosine" else NoiseSchedule.linear
+        return replace(make(**schedule), prediction=self.prediction)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "prediction": self.prediction, "schedule": dict(self.schedule)}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,20 +37,7 @@ TABLE = REPORTS_DIR / "recipe_trials.md"
 SAMPLERS = ("DDIM-25", "DPM-Solver++(2M)-20")
 
 
-@dataclass(frozen=True)
-class CosineSpec(RunSpec):
-    """Trial D's objective: DDPM's ε on the cosine schedule of Nichol & Dhariwal (``NoiseSchedule.cosine``, with
-    its ᾱ_T floor) instead of the linear one. For the trials only: a manifest records linear schedules."""
-
-    def build(self):
-        from dlhelpers.schedules import NoiseSchedule
-        return replace(NoiseSchedule.cosine(**self.schedule), prediction=self.prediction)
-
-    def to_dict(self) -> dict:
-        raise ValueError("a manifest cannot record the cosine schedule (RunSpec holds NoiseSchedule.linear's "
-                         "arguments); CosineSpec is for the recipe trials only")
-
-
+COSINE = RunSpec("ddpm", "eps", {"shape": "cosine", "timesteps": 500})   # Nichol & Dhariwal's, with its ᾱ_T floor
 FLOW = RunSpec("flow", "velocity", {})
 FLOW_LOGIT_NORMAL = RunSpec("flow", "velocity", {"t_sampling": "logit-normal"})
 _A = variant(PRESETS["course"], lr=1e-3, warmup_steps=100, min_snr_gamma=None)   # the original course's recipe
@@ -64,7 +51,7 @@ TRIALS = {   # key → (what changed, for the table; the recipe: a preset). The 
     "A": ("course recipe (lr 1e-3, warm-up 100)", _A),
     "B": ("lr 2e-3, warm-up 200", _B),
     "C": ("B + min-SNR-γ, γ = 5", variant(_B, min_snr_gamma=5.0)),
-    "D": ("B on the cosine schedule (ᾱ_T floor)", variant(_B, spec=CosineSpec("ddpm", "eps", {"timesteps": 500}))),
+    "D": ("B on the cosine schedule (ᾱ_T floor)", variant(_B, spec=COSINE)),
     # Toward a student preset (issue 24): minutes of training on a laptop, so the step count depends on the width.
     "S1": ("student: n_feat 32, lr 3e-3, warm-up 200, min-SNR-γ 5", _S1),
     "S2": ("student: n_feat 48, lr 2e-3, warm-up 200, min-SNR-γ 5", variant(_S1, model=dict(n_feat=48), lr=2e-3)),
