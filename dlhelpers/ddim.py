@@ -81,4 +81,4 @@ DDIM = Sampler("ddim", "ddpm", ddim_grid, make_ddim_step, options=("steps", "eta
 def sample_ddim(model, n_samples: int, schedule, steps: int = 25, eta: float = 0.0, **options) -> SampleResult:
     """DDIM over ``ddim_timesteps(T, steps)``; any ``steps`` in 1…T and any η in [0, 1]; the other options
     (``context``, ``generator``, ``x_T``, ``guidance_scale``, ``save_every`` = 1, …) are ``Sampler.run``'s."""
-    return DDIM.run(model, n_samples, schedule, steps=steps, eta=eta, **options)
+    return DDIM.run(model, n_samples, schedule, arg="schedule", steps=steps, eta=eta, **options)

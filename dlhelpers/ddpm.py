@@ -69,4 +69,4 @@ def sample_ddpm(model, n_samples: int, schedule, context=None, extra_noise: bool
     """Algorithm 2 over all T steps. ``extra_noise=False`` drops σ_t z (the "without extra noise" demo, which
     collapses to blurry averages); ``context`` (N, n_cfeat) or (n_cfeat,) or None for the null context; the other
     options (``generator``, ``x_T``, ``guidance_scale``, ``save_every`` = 20, …) are ``Sampler.run``'s."""
-    return DDPM.run(model, n_samples, schedule, context=context, extra_noise=extra_noise, **options)
+    return DDPM.run(model, n_samples, schedule, arg="schedule", context=context, extra_noise=extra_noise, **options)

@@ -26,7 +26,7 @@ def dpm_solver_coefficients(alpha_bar: torch.Tensor, timesteps: list[int]) -> li
     """Per step i (timesteps[i] → timesteps[i+1]): (σ_t/σ_s, α_t(e^{−h} − 1), 1/(2r) or None for first order).
 
     Computed once, in float64, from the schedule's ᾱ; the loop then only multiplies tensors."""
-    ab = alpha_bar.detach().double().cpu()
+    ab = alpha_bar.detach().cpu().double()    # on the CPU first: MPS has no float64
     alpha, sigma = ab.sqrt(), (1 - ab).sqrt()
     lam = torch.log(alpha) - torch.log(sigma)          # λ_t; +inf at t = 0
     coeffs, h_prev = [], None
@@ -61,4 +61,4 @@ DPM_SOLVER = Sampler("dpm-solver", "ddpm", ddim_grid, make_dpm_solver_step, opti
 def sample_dpm_solver(model, n_samples: int, schedule, steps: int = 20, **options) -> SampleResult:
     """DPM-Solver++(2M) over ``ddim_timesteps(T, steps)``: deterministic, one network call per step; the other
     options (``context``, ``generator``, ``x_T``, ``guidance_scale``, ``save_every`` = 1, …) are ``Sampler.run``'s."""
-    return DPM_SOLVER.run(model, n_samples, schedule, steps=steps, **options)
+    return DPM_SOLVER.run(model, n_samples, schedule, arg="schedule", steps=steps, **options)

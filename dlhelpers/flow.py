@@ -27,7 +27,7 @@ from typing import ClassVar
 import torch
 
 from .sampling import Sampler, SampleResult
-from .path import check_prediction
+from .path import check_prediction, wide_float
 from .validation import check_image_batch, check_positive_int, check_real, check_same_device
 
 
@@ -61,7 +61,7 @@ class FlowPath:
 
     def snr(self, t: torch.Tensor) -> torch.Tensor:
         """SNR_t = (1 − t)² / t² (B,), in float64: ∞ at t = 0, 0 at t = 1."""
-        t = t.double()
+        t = t.to(wide_float(t.device))
         return ((1 - t) / t) ** 2
 
     def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol, runtime_checkable
 
+import torch
+
 # which predictions each path supports (velocity u = ε − x₀ is the derivative only on the straight path)
 ALLOWED = {"ddpm": ("eps",), "flow": ("velocity",)}
 
@@ -35,7 +37,7 @@ class GaussianPath(Protocol):
         """The time input the network sees for path times ``t`` (B,): a float tensor (t/T on DDPM's path)."""
 
     def snr(self, t):
-        """SNR_t = a_t² / s_t² for path times ``t`` (B,), in float64 (the min-SNR-γ weights)."""
+        """SNR_t = a_t² / s_t² for path times ``t`` (B,), in ``wide_float`` (the min-SNR-γ weights)."""
 
     def draw_training_example(self, x0, generator) -> tuple:
         """One training batch's draws: (t (B,), x_t, the network's time input (B,), ε)."""
@@ -49,3 +51,8 @@ def check_prediction(path: str, prediction) -> str:
     if prediction not in ALLOWED[path]:
         raise ValueError(f"prediction must be one of {ALLOWED[path]} on the {path!r} path, got {prediction!r}")
     return prediction
+
+
+def wide_float(device) -> torch.dtype:
+    """float64 for SNRs and loss weights, float32 on Apple's MPS, which has no float64."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64

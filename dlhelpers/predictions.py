@@ -17,7 +17,8 @@ network that outputs y has an x₀ error of (∂x̂₀/∂y)² times its own squ
 
     w(SNR) = min(SNR, γ) · (∂x̂₀/∂y)²:
     ε:        ∂x̂₀/∂ε = −s/a,               w = min(SNR, γ) / SNR            (their eq. 7);
-    v:        ∂x̂₀/∂v = −s when a² + s² = 1, w = min(SNR, γ) / (SNR + 1)      (their eq. 8; Salimans & Ho 2022);
+    v:        ∂x̂₀/∂v = −s when a² + s² = 1, w = min(SNR, γ) / (SNR + 1)      (their eq. 8; Salimans & Ho 2022;
+              not in the table yet: adding it is its entry and its name in ``dlhelpers.path.ALLOWED``);
     velocity: ∂x̂₀/∂u = −t = −s,            w = min(SNR, γ) · t² = min(SNR, γ) / (1 + √SNR)²
               (on the straight path √SNR = (1 − t)/t, so t = 1 / (1 + √SNR)).
 

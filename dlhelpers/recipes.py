@@ -19,7 +19,8 @@ from .training import TrainConfig
 
 @dataclass(frozen=True)
 class Preset:
-    """A named training run: the model, the schedule, the recipe, and which EMA snapshots to export."""
+    """A named training run: the model, the run spec (path and prediction), the recipe, and which EMA snapshots
+    to export."""
 
     model: dict                   # ContextUnet(**model): the width is the recipe's main trade of speed for quality
     spec: RunSpec                 # the path and what the network predicts; spec.build() is what train() takes
@@ -45,7 +46,7 @@ PRESETS = {
     # recipe, the best of trials A–D (reports/recipe_trials.md), with a longer warm-up, trained to full length.
     "course": Preset(model=UNET, spec=DDPM_EPS, config=TrainConfig(), snapshots=(250, 1000, 3000)),
     # Flow matching (notebook 6): the course's UNet and recipe on the straight path, predicting the velocity;
-    # min-SNR-γ is a weighting of DDPM's ε-loss, so it is off. Shipped in data/weights/flow.
+    # min-SNR-γ off: the flow trials (S4, S8–S16) measured the plain velocity loss. Shipped in data/weights/flow.
     "flow": Preset(model=UNET, spec=RunSpec("flow", "velocity", {}), config=TrainConfig(min_snr_gamma=None),
                    ship_raw=False),
     # A model of your own in minutes on a laptop (issue 24): trial S15 (reports/student_trials.md). Flow matching

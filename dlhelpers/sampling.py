@@ -16,8 +16,8 @@ References
   is applied to the raw output whatever the network predicts (ε, or flow matching's velocity).
 
 The loop does no per-step work that scales with the model and never waits on the GPU: inputs are validated once
-before it starts, the grid's coefficients and network times are tensors made once on the model's device, saved
-frames stay on the device until the end, and nothing calls ``.item()``.
+before it starts, the grid's coefficients (a_t, s_t, for the prediction table) and network times are tensors made
+once on the model's device, saved frames stay on the device until the end, and nothing calls ``.item()``.
 
 Key: grid = [t_0 = T (noise), …, t_K (data)], i = the step's index, x = x_{t_i}, x0 = x̂₀, eps = ε̂, w = guidance.
 """
@@ -30,7 +30,7 @@ import torch
 
 from . import devices
 from .precision import autocast, to_memory_format
-from .predictions import PREDICTIONS
+from . import predictions
 from .path import GaussianPath
 from .validation import (check_context, check_finite, check_generator, check_image_batch, check_positive_int,
                          check_precision, check_real)
@@ -107,7 +107,7 @@ def sample_loop(model, path, n_samples: int, grid: Sequence, make_step: Callable
     times = torch.tensor(list(grid), device=device)                                   # (K,)
     a, s = path.coefficients(times, (len(grid), *x.shape[1:]))                       # (K, 1, 1, 1) each
     t_in = path.network_time(times).unsqueeze(1).expand(len(grid), x.shape[0])       # (K, N), made once
-    split = PREDICTIONS[path.prediction].split
+    split = predictions.get(path.prediction).split
 
     def denoise(x, j):   # (x̂₀, ε̂) at grid[j], (N, C, H, W) each; guidance on the raw output, one batched forward
         return split(guided_output(model, to_memory_format(x), t_in[j], context, guidance_scale), x, a[j], s[j])
@@ -153,11 +153,11 @@ def start_loop(model, n_samples, context, x_T, generator, save_every, guidance_s
     return x_T.float().clone(), context, device
 
 
-def check_path(model, path, family: str) -> None:
+def check_path(model, path, family: str, arg: str = "path") -> None:
     """A sampler walks one path: DDPM's samplers a ``NoiseSchedule``, the flow samplers a ``FlowPath``. A model
-    loaded by ``load_pretrained`` carries its ``run_spec``; sampling it on another path is refused."""
+    loaded by ``load_pretrained`` carries its ``run_spec``; sampling it on another path is refused. ``arg``: the
+    argument's name in the caller's signature, for the message."""
     kind = path.PATH if isinstance(path, GaussianPath) else None
-    arg = "schedule" if family == "ddpm" else "path"     # what the samplers of each family call their argument
     if kind != family:
         want = {"ddpm": "a NoiseSchedule (dlhelpers.schedules)", "flow": "a FlowPath (dlhelpers.flow)"}.get(
             family, f"a {family!r} path (dlhelpers.spec)")
@@ -225,10 +225,11 @@ class Sampler:
             out[key] = OPTIONS[key](value)
         return out
 
-    def run(self, model, n_samples: int, path, **kwargs) -> SampleResult:
+    def run(self, model, n_samples: int, path, arg: str = "path", **kwargs) -> SampleResult:
         """Sample: own options (``steps``, ``eta``, …) and ``guidance_scale`` checked; ``context``, ``generator``,
-        ``x_T``, ``save_every``, ``progress``, ``precision``, ``callback`` go to ``sample_loop``."""
-        check_path(model, path, self.path)   # first: a FlowPath has no timesteps to read
+        ``x_T``, ``save_every``, ``progress``, ``precision``, ``callback`` go to ``sample_loop``. ``arg``: what the
+        caller calls ``path`` (DDPM's samplers: ``schedule``), for the messages."""
+        check_path(model, path, self.path, arg)   # first: a FlowPath has no timesteps to read
         own = self.check_options({k: kwargs.pop(k) for k in list(kwargs) if k in OPTIONS})
         kwargs.setdefault("save_every", self.save_every)
         if "guidance_scale" in own:
@@ -242,7 +243,12 @@ class Sampler:
 def reverse_loop(model, schedule, n_samples: int, pairs: Sequence[tuple], step: Callable, **options) -> SampleResult:
     """Notebook 5's entry: the one loop with an ε-step ``step(x, t, t_prev, ε̂, schedule, generator)`` over
     consecutive ``pairs`` = [(t, t_prev), …] from t = T down."""
-    check_path(model, schedule, "ddpm")
+    check_path(model, schedule, "ddpm", "schedule")
+    pairs = [tuple(pair) for pair in pairs]
+    if not pairs or any(len(pair) != 2 for pair in pairs):
+        raise ValueError("pairs must be a non-empty list of (t, t_prev) pairs")
+    if any(a[1] != b[0] for a, b in zip(pairs, pairs[1:])):
+        raise ValueError(f"pairs must chain, each t_prev the next pair's t (one walk from T down), got {pairs}")
     grid = [pairs[0][0]] + [t_prev for _, t_prev in pairs]
 
     def make_step(on_device):

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import torch
 
-from .path import check_prediction
+from .path import check_prediction, wide_float
 from .validation import check_image_batch, check_int_timesteps, check_real, check_same_device, check_tensor
 
 
@@ -32,7 +32,9 @@ def extract(values: torch.Tensor, t, x_shape) -> torch.Tensor:
 
 
 def x0_from_eps(x_t: torch.Tensor, alpha_bar_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, with ᾱ_t already shaped to broadcast: the one place this formula lives."""
+    """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, with ᾱ_t already shaped to broadcast, for ε on DDPM's path (the public
+    ``predict_x0``, ``ddim_step``). The sampling loop reads x̂₀ from the prediction table instead
+    (``dlhelpers.predictions``: the same formula in a_t = √ᾱ_t, s_t = √(1 − ᾱ_t))."""
     return (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
 
 
@@ -154,7 +156,7 @@ class NoiseSchedule:
 
     def snr(self, t: torch.Tensor) -> torch.Tensor:
         """SNR_t = ᾱ_t / (1 − ᾱ_t) for integer steps ``t`` (B,), in float64."""
-        ab = self.alpha_bar.gather(0, t.reshape(-1)).double()
+        ab = self.alpha_bar.to(t.device).gather(0, t.reshape(-1)).to(wide_float(t.device))
         return ab / (1 - ab)
 
     def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:

@@ -7,7 +7,8 @@ References
   context by the null context with probability p_uncond, so one network learns ε(x_t, c) and ε(x_t, ∅).
 - Lipman et al., "Flow Matching for Generative Modeling", 2023, arXiv:2210.02747 — eq. (23): on the straight
   path (``dlhelpers.flow.FlowPath``) the same loop regresses the velocity ε − x₀ at t ~ U[0, 1].
-  What the network predicts is the path's (``dlhelpers.spec``); this file only draws, noises and averages.
+  What the network predicts, its target and its loss weight are the path's prediction's
+  (``dlhelpers.predictions``); this file draws, noises, weighs and averages.
 - Polyak averaging of the weights (EMA), as in Song & Ermon 2020 and DDPM's released code.
 
 The trainer knows nothing about the UNet: any module ``model(x_t, time, context)`` works, ``time`` being t/T on
@@ -48,8 +49,8 @@ class TrainConfig:
     p_uncond: float = 0.1             # drop the context this often so the same model samples unconditionally (CFG)
     ema_decay: Optional[float] = 0.999  # weight averaging (~1000-step window) for smoother samples; None turns it off
     min_snr_gamma: Optional[float] = 5.0  # Hang et al. 2023: weight t's loss by its prediction's min-SNR-γ weight
-    #                                       (dlhelpers.predictions; ε: min(SNR_t, γ)/SNR_t); None = the plain MSE
-    #                                       (trial C; DDPM's ε-path only: a flow run sets None)
+    #                                       (dlhelpers.predictions; ε: min(SNR_t, γ)/SNR_t); it won trial C.
+    #                                       None = the plain MSE, which the flow trials (S4, S8–S16) measured
     checkpoint_every: int = 250       # steps between atomic checkpoints: at most what a kill loses
     seed: int = 0                     # seeds batch order, timesteps, noise and context dropout
     precision: str = "auto"           # "auto": bf16 autocast where the CPU/GPU runs it natively;
@@ -114,6 +115,9 @@ def min_snr_weights(path, gamma: float) -> torch.Tensor:
     weight of each of a discrete path's steps t = 0…T, shape (T+1,), for what the path's network predicts
     (``dlhelpers.predictions``: ε's is eq. (7), min(SNR_t, γ)/SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t)); w_0 is never
     drawn and set to 1. The loss computes the same weights per batch (``diffusion_loss``)."""
+    if not hasattr(path, "timesteps"):
+        raise TypeError(f"path must be a discrete path such as a NoiseSchedule (a table over t = 0…T), got "
+                        f"{type(path).__name__}; diffusion_loss weighs a continuous path's t per batch")
     t = torch.arange(1, path.timesteps + 1, device=path.alpha_bar.device)
     w = min_snr_weight(path, path.snr(t), gamma)                                         # (T,) float64
     return torch.cat([torch.ones(1, dtype=w.dtype, device=w.device), w]).float()
@@ -130,6 +134,7 @@ def diffusion_loss(model, x0, context, path, generator, p_uncond: float = 0.0, p
 
     The one loss of the package: ``train``, the notebooks' checks and the benchmark call it. No argument checks
     and no host sync: ``train`` validated everything once and calls this every step."""
+    path = path.to(x0.device)                    # the same object when it is there already (train moved it once)
     t, per_image = _per_image_mse(model, x0, context, path, generator, p_uncond, precision)   # (B,), (B,)
     if min_snr_gamma is None:
         loss = per_image.mean()
@@ -155,7 +160,7 @@ def train(model: torch.nn.Module, dataset, path, config: TrainConfig | None = No
           checkpoint_path: str | Path | None = None, callback: Callable | None = None,
           progress: bool = True, stop_after: int | None = None, snapshot_steps=(),
           on_snapshot: Callable | None = None) -> TrainResult:
-    """Train ``model`` in place on ``path`` (a ``NoiseSchedule`` or a ``FlowPath``: ``dlhelpers.spec.GaussianPath``)
+    """Train ``model`` in place on ``path`` (a ``NoiseSchedule`` or a ``FlowPath``: ``dlhelpers.path.GaussianPath``)
     with ``config`` (default: ``TrainConfig()``, the course's recipe). Resumes from
     ``checkpoint_path`` if it exists and writes it every ``checkpoint_every`` steps and at the end.
     ``callback(step, loss, model)`` runs every ``log_every`` steps. ``on_snapshot(step, state_dict)`` receives the

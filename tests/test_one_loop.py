@@ -16,12 +16,13 @@ from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.path import ALLOWED, GaussianPath
 from dlhelpers.spec import RunSpec
 
-# Every registry sampler's samples on the shipped weights, made by the code before the one loop (commit 7a0ef0b,
-# /tmp script: x_T and contexts below, precision fp32, one thread). DDPM's four cases are bit for bit the same
-# after the change; the flow samplers differ by < 2e-5 (the slope is now ε̂ − x̂₀ from the table, not the raw u).
+# Every registry sampler's samples on the shipped weights, made by the code before the one loop (commit 7a0ef0b:
+# x_T and contexts below, precision fp32, one thread). On the machine that made them, the six cases on DDPM's path
+# came out bit for bit the same after the change and the four flow cases within 1.5e-5 (their slope is now ε̂ − x̂₀
+# from the table, not the raw u); compared at 1e-4 so another CPU's fp32 rounding passes.
 BEFORE = Path(__file__).parent / "data" / "sampler_outputs_7a0ef0b.pt"
 CASES = [   # (sampler, weights, its own options, guidance)
-    ("ddpm", "course", {}, 1.0), ("ddpm", "course", {}, 3.0),
+    ("ddpm", "course", {}, 1.0),      # (the file also holds DDPM with guidance 3: 20 s, guidance is DDIM's case here)
     ("ddim", "course", {"steps": 25, "eta": 0.0}, 1.0), ("ddim", "course", {"steps": 7, "eta": 1.0}, 2.0),
     ("dpm-solver", "course", {"steps": 10}, 1.0), ("dpm-solver", "course", {"steps": 3}, 2.0),
     ("flow-euler", "flow", {"steps": 4}, 1.0), ("flow-euler", "flow", {"steps": 1}, 2.0),
@@ -38,7 +39,7 @@ SHIPPED = ("ddpm", "ddim", "dpm-solver", "flow-euler", "flow-heun")   # the regi
 
 def test_the_stored_outputs_cover_every_sampler_shipped_before_the_one_loop():
     assert {name for name, *_ in CASES} == set(SHIPPED) and set(SHIPPED) <= set(SAMPLERS)
-    assert set(torch.load(BEFORE, weights_only=True)) == {_key(*c) for c in CASES}
+    assert set(torch.load(BEFORE, weights_only=True)) >= {_key(*c) for c in CASES}
 
 
 @pytest.mark.parametrize("name, preset, opts, w", [
@@ -213,3 +214,30 @@ def test_an_object_missing_a_protocol_method_is_not_a_path_and_the_samplers_say_
     assert not isinstance(NoSNR(), GaussianPath)
     with pytest.raises(TypeError, match="^path must be a FlowPath"):
         samplers.sample("flow-euler", Constant(), 2, NoSNR(), progress=False)
+
+
+def test_notebook_5s_eps_loop_refuses_pairs_that_do_not_chain():
+    """reverse_loop builds the one loop's grid from the pairs: pairs that skip would evaluate the network at one t
+    and step from another."""
+    model, schedule = Constant(), NoiseSchedule.linear(20)
+    step = lambda x, t, t_prev, eps, sched, gen: x
+    with pytest.raises(ValueError, match="^pairs must chain"):
+        sampling.reverse_loop(model, schedule, 2, [(20, 10), (9, 0)], step, progress=False)
+    with pytest.raises(ValueError, match="^pairs must be a non-empty"):
+        sampling.reverse_loop(model, schedule, 2, [], step, progress=False)
+    res = sampling.reverse_loop(model, schedule, 2, [(20, 10), (10, 0)], step, progress=False, save_every=1)
+    assert res.frame_timesteps == [20, 10, 0]
+
+
+def test_the_loss_reads_the_path_on_the_batchs_device(monkeypatch):
+    """diffusion_loss called directly (the notebooks' checks do) with a path on another device: it moves the path
+    to the batch's device first (a seam: NoiseSchedule.to records where it was asked to go)."""
+    from dlhelpers.training import diffusion_loss
+    asked = []
+    real = NoiseSchedule.to
+    monkeypatch.setattr(NoiseSchedule, "to", lambda self, device: asked.append(torch.device(device)) or
+                        real(self, device))
+    zero = lambda x, t, c=None: torch.zeros_like(x)
+    diffusion_loss(zero, torch.zeros(2, 3, 8, 8), None, NoiseSchedule.linear(20), torch.Generator(),
+                   min_snr_gamma=5.0)
+    assert asked and asked[0] == torch.device("cpu")

@@ -161,7 +161,7 @@ def test_a_flow_model_is_refused_by_the_ddpm_samplers(flow_weights):
     for name in samplers.samplers_for("ddpm"):
         with pytest.raises(ValueError) as info:
             samplers.sample(name, model, 2, NoiseSchedule.linear(500), progress=False)
-        assert _starts_with(str(info.value), "schedule") and "'flow'" in str(info.value), info.value
+        assert _starts_with(str(info.value), "path") and "'flow'" in str(info.value), info.value   # the registry's
     with pytest.raises(ValueError, match="^schedule"):
         sample_ddim(model, 2, NoiseSchedule.linear(500), progress=False)
 

@@ -141,7 +141,11 @@ def _preview(model, path, n_cfeat: int, seed: int, precision: str):
     device = model_device(model)
     labels = torch.arange(n_cfeat).repeat(2)                                             # (2K,)
     ctx = torch.nn.functional.one_hot(labels, n_cfeat).float().to(device)                # (2K, K)
-    name, options, label = PREVIEW[path.PATH]
+    if path.PATH in PREVIEW:
+        name, options, label = PREVIEW[path.PATH]
+    else:                                         # another path: its first sampler in the registry, its defaults
+        name = samplers.samplers_for(path.PATH)[0]
+        options, label = {}, samplers.get(name).title()
 
     def draw():
         g = torch.Generator(device=device).manual_seed(seed)
