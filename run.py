@@ -130,9 +130,7 @@ def setup_steps(root, windows, env, python, extras, project=""):
     """Create .venv if missing, install PyTorch (TORCH_SPEC) unless the venv imports it, then this package unless
     its install stamp exists (the stamp goes in the plan's writes)."""
     py = venv_python(root, windows)
-    # --no-compile: pip's byte-compiling of every installed module took 37 of 104 s on the course machine (torch and
-    # the test extras); Python compiles a module the first time it is imported instead, only those that are used
-    pip = [py, "-m", "pip", "install", "-q", "--no-compile"]
+    pip = [py, "-m", "pip", "install", "-q"]
     stamp = install_stamp(root, windows, extras, project)
     return [Step([python, "-m", "venv", _path(windows).join(root, ".venv")], None, ("exists", py)),
             Step(pip + [env.get("TORCH_SPEC") or DEFAULT_TORCH], None, ("succeeds", [py, "-c", "import torch"])),
