@@ -75,14 +75,16 @@ class FlowPath:
         a, s = self.coefficients(t, x0.shape)
         return a * x0 + s * noise
 
-    def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:
-        """The draws of one training batch, in this order: t ~ U[0, 1] (or sigmoid(N(0, 1))), then ε ~ N(0, I).
-        Returns (t (B,), x_t, the network's time input (= t), ε)."""
+    def draw_training_example(self, x0: torch.Tensor, generator, noise: torch.Tensor | None = None) -> tuple:
+        """The draws of one training batch, in this order: t ~ U[0, 1] (or sigmoid(N(0, 1))), then ε ~ N(0, I)
+        unless ``noise`` gives each x₀ its coupled ε (reflow: Liu et al. 2023, Algorithm 1, the pairs (X₀, X₁) drawn
+        by the previous flow). Returns (t (B,), x_t, the network's time input (= t), ε)."""
         if self.t_sampling == "logit-normal":
             t = torch.sigmoid(torch.randn((x0.shape[0],), generator=generator, device=x0.device))   # (B,)
         else:
             t = torch.rand((x0.shape[0],), generator=generator, device=x0.device)          # (B,)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
+        if noise is None:
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device)            # (B, C, H, W)
         a, s = self.coefficients(t, x0.shape)
         return t, a * x0 + s * noise, t, noise
 

@@ -39,8 +39,9 @@ class GaussianPath(Protocol):
     def snr(self, t):
         """SNR_t = a_t² / s_t² for path times ``t`` (B,), in ``wide_float`` (the min-SNR-γ weights)."""
 
-    def draw_training_example(self, x0, generator) -> tuple:
-        """One training batch's draws: (t (B,), x_t, the network's time input (B,), ε)."""
+    def draw_training_example(self, x0, generator, noise=None) -> tuple:
+        """One training batch's draws: (t (B,), x_t, the network's time input (B,), ε); ``noise``: the ε coupled to
+        each x₀ (reflow's pairs, ``dlhelpers.reflow``) instead of a fresh draw."""
 
     def add_noise(self, x0, t, noise):
         """x_t = a_t · x₀ + s_t · ε, with checked arguments."""

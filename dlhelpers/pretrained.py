@@ -107,7 +107,9 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
                  command: str = "", log=print) -> dict | None:
     """Train a preset from scratch (or resume its checkpoint in ``out``) on ``dataset`` (the sprites), export fp16
     weights and write the manifest next to them; ``machine`` (a dict) describes where it ran. Returns the manifest,
-    or None when paused by ``stop_after`` (run again to resume)."""
+    or None when paused by ``stop_after`` (run again to resume). A preset with ``init`` starts from that preset's
+    shipped weights; with ``pairs`` (reflow) it trains on pairs its ``init`` model draws, kept in ``out/pairs``
+    (resumable), instead of on ``dataset``."""
     from dataclasses import asdict, replace
 
     from .recipes import PRESETS
@@ -124,6 +126,10 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
     torch.manual_seed(cfg.seed)  # the model's initial weights
     model = ContextUnet(**chosen.model).to(device)   # initialised on the CPU, so identical on every device
     files: dict = {}
+    extra: dict = {}
+    if chosen.init is not None:
+        pairs, extra = _reflow_start(chosen, model, device, out, progress, log)
+        dataset = pairs if pairs is not None else dataset
 
     def export(name: str, step: int, state: dict) -> None:
         files[name] = {"file": f"{name}.pt", "sha256": export_state(state, out / f"{name}.pt"), "step": step}
@@ -152,11 +158,33 @@ def train_preset(preset: str, dataset, machine: dict, out: Path | None = None, s
         "weights_note": "fp16 state dicts; 'final' is the EMA of the weights"
                         + (", 'final_raw' the last raw weights" if chosen.ship_raw else ""),
         "loss_curve": {"steps": result.loss_steps, "loss": [round(x, 5) for x in result.losses]},
+        **extra,
     }
     _plot_loss(out / "loss_curve.png", result.loss_steps, result.losses)
     write_manifest(manifest, out)
     log(f"done in {result.seconds / 60:.1f} min; wrote {len(files)} weight files and {manifest_path(out)}")
     return manifest
+
+
+def _reflow_start(chosen, model, device, out: Path, progress: bool, log):
+    """(the dataset to train on, the manifest's record of where the run started): ``chosen.init``'s shipped weights
+    copied into ``model``; with ``chosen.pairs``, the pairs its model draws (``dlhelpers.reflow``)."""
+    from dataclasses import asdict
+
+    from .reflow import PairDataset, make_pairs
+
+    teacher, teacher_path = load_pretrained("final", device, preset=chosen.init)
+    entry = read_manifest(weights_folder(chosen.init))["files"]["final"]
+    model.load_state_dict(teacher.state_dict())
+    start = {"init": {"preset": chosen.init, "file": entry["file"], "sha256": entry["sha256"]}}
+    if chosen.pairs is None:
+        return None, start
+    log(f"drawing {chosen.pairs.per_class} pairs per class with {chosen.pairs.sampler}-{chosen.pairs.steps} from "
+        f"the {chosen.init!r} weights into {out / 'pairs'} (resumable)")
+    pairs = make_pairs(teacher, teacher_path, chosen.pairs, out=out / "pairs", progress=progress)
+    start["reflow"] = {"teacher": start["init"], "pairs": asdict(chosen.pairs), "n_pairs": len(pairs["labels"]),
+                       "pairs_sha256": pairs["sha256"]}
+    return PairDataset(pairs, chosen.model["n_cfeat"]), start
 
 
 def _plot_loss(path: Path, steps, losses) -> None:

@@ -159,12 +159,14 @@ class NoiseSchedule:
         ab = self.alpha_bar.to(t.device).gather(0, t.reshape(-1)).to(wide_float(t.device))
         return ab / (1 - ab)
 
-    def draw_training_example(self, x0: torch.Tensor, generator) -> tuple:
-        """Algorithm 1's draws for a batch, in this order: t ~ U{1…T}, then ε ~ N(0, I).
-        Returns (t (B,) int, x_t, the network's time input t/T (B,), ε) — the trainer's and the loss's one source."""
+    def draw_training_example(self, x0: torch.Tensor, generator, noise: torch.Tensor | None = None) -> tuple:
+        """Algorithm 1's draws for a batch, in this order: t ~ U{1…T}, then ε ~ N(0, I) (unless ``noise`` couples
+        each x₀ to its ε). Returns (t (B,) int, x_t, the network's time input t/T (B,), ε) — the trainer's and the
+        loss's one source."""
         B, T = x0.shape[0], self.timesteps
         t = torch.randint(1, T + 1, (B,), generator=generator, device=x0.device)            # (B,)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device)                # (B, C, H, W)
+        if noise is None:
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device)            # (B, C, H, W)
         return t, self.add_noise_unchecked(x0, t, noise), self.network_time(t), noise
 
     def __repr__(self) -> str:

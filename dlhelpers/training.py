@@ -110,6 +110,19 @@ def dataset_tensors(dataset):
     return images.float(), (contexts.float() if contexts is not None else None)
 
 
+def coupled_noise(dataset, images: torch.Tensor):
+    """The ε paired with each image (N, C, H, W) — a dataset's third tensor, as reflow's pairs carry it
+    (``dlhelpers.reflow.PairDataset``) — or None: the trainer then draws fresh noise every step."""
+    tensors = getattr(dataset, "tensors", ())
+    if len(tensors) < 3:
+        return None
+    noise = tensors[2]
+    if not isinstance(noise, torch.Tensor) or noise.shape != images.shape or not noise.is_floating_point():
+        raise ValueError(f"dataset's third tensor must be the noise paired with each image, shaped "
+                         f"{tuple(images.shape)}, got {tuple(getattr(noise, 'shape', ()))}")
+    return noise.float()
+
+
 def min_snr_weights(path, gamma: float) -> torch.Tensor:
     """Hang et al., "Efficient Diffusion Training via Min-SNR Weighting Strategy", 2023, arXiv:2303.09556: the
     weight of each of a discrete path's steps t = 0…T, shape (T+1,), for what the path's network predicts
@@ -124,18 +137,19 @@ def min_snr_weights(path, gamma: float) -> torch.Tensor:
 
 
 def diffusion_loss(model, x0, context, path, generator, p_uncond: float = 0.0, precision: str = "fp32",
-                   min_snr_gamma: float | None = None, return_mse: bool = False):
+                   min_snr_gamma: float | None = None, return_mse: bool = False, noise: torch.Tensor | None = None):
     """One batch's loss on ``path``: t drawn by the path (DDPM: t ~ U{1…T}; flow: t ~ U[0, 1] or logit-normal),
     ε ~ N(0, I), the MSE between the network's output and its target (``dlhelpers.predictions``: ε, eq. (14), or
     the velocity ε − x₀, Lipman et al. eq. (23)), computed in fp32. With ``min_snr_gamma`` each image's squared
     error is weighted by its prediction's min-SNR-γ weight at its t (``predictions.min_snr_weight``).
     ``return_mse``: return ``(loss, mse)``, where ``mse`` is the plain, unweighted MSE of the same draws, detached
-    (what ``train`` records in its loss history whatever the weighting).
+    (what ``train`` records in its loss history whatever the weighting). ``noise``: each x₀'s coupled ε (reflow)
+    instead of a fresh draw.
 
     The one loss of the package: ``train``, the notebooks' checks and the benchmark call it. No argument checks
     and no host sync: ``train`` validated everything once and calls this every step."""
     path = path.to(x0.device)                    # the same object when it is there already (train moved it once)
-    t, per_image = _per_image_mse(model, x0, context, path, generator, p_uncond, precision)   # (B,), (B,)
+    t, per_image = _per_image_mse(model, x0, context, path, generator, p_uncond, precision, noise)   # (B,), (B,)
     if min_snr_gamma is None:
         loss = per_image.mean()
     else:
@@ -143,10 +157,10 @@ def diffusion_loss(model, x0, context, path, generator, p_uncond: float = 0.0, p
     return (loss, per_image.detach().mean()) if return_mse else loss
 
 
-def _per_image_mse(model, x0, context, path, generator, p_uncond, precision):
-    """(t (B,), each image's MSE (B,)): draws t, then ε, then the context dropout, in that order."""
+def _per_image_mse(model, x0, context, path, generator, p_uncond, precision, noise=None):
+    """(t (B,), each image's MSE (B,)): draws t, then ε (unless coupled), then the context dropout, in that order."""
     B = x0.shape[0]
-    t, x_t, time_in, noise = path.draw_training_example(x0, generator)                   # (B,), x_t (B, C, H, W)
+    t, x_t, time_in, noise = path.draw_training_example(x0, generator, noise)                   # (B,), x_t (B, C, H, W)
     target = training_target(path, x0, noise, *path.coefficients(t, x0.shape))          # (B, C, H, W)
     if context is not None and p_uncond > 0:
         keep = torch.rand((B, 1), generator=generator, device=x0.device) >= p_uncond   # (B, 1)
@@ -171,6 +185,8 @@ def train(model: torch.nn.Module, dataset, path, config: TrainConfig | None = No
     cfg = (config if config is not None else TrainConfig()).validate()
     device = model_device(model)
     images, contexts = dataset_tensors(dataset)
+    noises = coupled_noise(dataset, images)
+    noises = to_memory_format(noises.to(device)) if noises is not None else None
     images = to_memory_format(images.to(device))
     contexts = contexts.to(device) if contexts is not None else None
     path = path.to(device)
@@ -200,9 +216,11 @@ def train(model: torch.nn.Module, dataset, path, config: TrainConfig | None = No
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
         batch_contexts = contexts[idx] if contexts is not None else None
+        batch_noise = noises[idx] if noises is not None else None
         # the loss drives the gradient (min-SNR-weighted when configured); mse, plain eq. (14), goes to the history
         loss, mse = diffusion_loss(model, images[idx], batch_contexts, path, generator, cfg.p_uncond,
-                                   cfg.precision, min_snr_gamma=cfg.min_snr_gamma, return_mse=True)
+                                   cfg.precision, min_snr_gamma=cfg.min_snr_gamma, return_mse=True,
+                                   noise=batch_noise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
