@@ -5,8 +5,8 @@ References
 - Liu, Gong & Liu, "Flow Straight and Fast: Learning to Generate and Transfer Data with Rectified Flow", 2023,
   arXiv:2209.03003 — Algorithm 1: from the current flow draw pairs (noise, the ODE's end point), train a new flow
   on the fixed pairs with the same loss (the "coupling" is the only new part); repeat for straighter paths.
-- Lee, Lin & Fanti, "Improving the Training of Rectified Flows", 2024 — one reflow round is enough, initialise the
-  new flow from the first, and train the ends of the path (small and large t) more often.
+- Lee, Lin & Fanti, "Improving the Training of Rectified Flows", 2024, arXiv:2405.20320 — one reflow round is
+  enough, initialise the new flow from the first, and train the ends of the path (small and large t) more often.
 
 What is new here is only the coupling: ``make_pairs`` draws the pairs with any flow sampler of the registry
 (``dlhelpers.samplers``), and ``PairDataset`` hands them to ``train`` as (x₀, context, ε) — the trainer then uses
@@ -16,7 +16,7 @@ checkpoints and the samplers are the flow model's own.
 Every pair is reproducible on its own: chunk k of the pairs starts from x_T drawn on the CPU from a generator seeded
 with (seed, k), so a run killed between chunks resumes to the same pairs, on any device.
 
-Key: noise = ε = x_T (the noise end of a pair), x0 = x̂₀ (the teacher's sprite), labels = the class each was drawn for.
+Key: noise = ε = x_T (the noise end of a pair), x0 = x̂₀ (the teacher's sprite), labels = each pair's class.
 """
 from __future__ import annotations
 
