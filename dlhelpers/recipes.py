@@ -63,8 +63,9 @@ PRESETS = {
                       config=TrainConfig(steps=3300, batch_size=50, lr=3e-3, warmup_steps=200, ema_decay=0.995,
                                          min_snr_gamma=None),
                       ship_raw=False),
-    # Reflow (issue 34; notebook 7): the first flow's own pairs, its weights as the start, the same velocity loss.
-    # Not yet trained: until the reflow trials set them, the recipe's numbers are the flow preset's.
+    # Reflow (issue 34; notebook 7): the first flow's own pairs, its weights as the start, the same velocity loss
+    # (pilot R0, reports/reflow_trials.md). Not yet trained: until the reflow trials set them, the numbers are the
+    # flow preset's.
     "reflow": Preset(model=UNET, spec=RunSpec("flow", "velocity", {}), config=TrainConfig(min_snr_gamma=None),
                      ship_raw=False, init="flow", pairs=PairRecipe()),
     # A smoke-test size: seconds on a CPU, for tests and for trying the command.
