@@ -63,11 +63,6 @@ def get(prediction: str) -> Prediction:
     return PREDICTIONS[prediction]
 
 
-def split_output(path, out: torch.Tensor, x_t: torch.Tensor, a, s) -> tuple:
-    """(x̂₀, ε̂) from a network output on ``path`` at coefficients (a, s)."""
-    return PREDICTIONS[path.prediction].split(out, x_t, a, s)
-
-
 def training_target(path, x0: torch.Tensor, eps: torch.Tensor, a, s) -> torch.Tensor:
     """What the network should output for x_t = a·x₀ + s·ε on ``path``: the loss's target."""
     return PREDICTIONS[path.prediction].target(x0, eps, a, s)

@@ -47,6 +47,18 @@ class GaussianDataModel(torch.nn.Module):
         return (1 - ab).sqrt() / (ab * self.s ** 2 + 1 - ab) * x + self.error
 
 
+def record_widths(monkeypatch) -> list:
+    """A seam: every ContextUnet built after this call records its ``n_feat`` keyword in the returned list."""
+    import dlhelpers.unet
+    built, real = [], dlhelpers.unet.ContextUnet
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("n_feat"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(dlhelpers.unet, "ContextUnet", spy)
+    return built
+
+
 def flip_middle_byte(path):
     """Damage a file in place the way a bad disk or a cut download would: one byte in the middle."""
     data = bytearray(path.read_bytes())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from support import record_widths
 from dlhelpers.sprites import CLASS_NAMES
 from dlhelpers.tools import machine
 from dlhelpers.tools.bench import report as R
@@ -307,14 +308,8 @@ def test_recipe_trial_runs_and_its_table_has_every_number(tmp_path):
 
 def test_a_student_trial_trains_its_own_width(tmp_path, monkeypatch):
     """The student trials change the UNet's width: every network the trial builds has that width."""
-    import dlhelpers.unet
     from dlhelpers.tools.bench import recipes
-    built, real = [], dlhelpers.unet.ContextUnet
-
-    def spy(*args, **kwargs):
-        built.append(kwargs.get("n_feat"))
-        return real(*args, **kwargs)
-    monkeypatch.setattr(dlhelpers.unet, "ContextUnet", spy)
+    built = record_widths(monkeypatch)
     record = recipes.run_trial("S1", steps=1, out_dir=tmp_path, per_class=1)
     assert built == [32, 32] and record["n_feat"] == recipes.TRIALS["S1"][1].model["n_feat"] == 32
     with pytest.raises(ValueError, match="^out_dir"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from support import record_widths
 from dlhelpers.recipes import LIVE, PRESETS, Preset, variant
 from dlhelpers.spec import RunSpec
 from dlhelpers.training import TrainConfig
@@ -75,13 +76,7 @@ def test_trial_d_trains_on_the_cosine_schedule_and_its_spec_round_trips():
 
 def test_a_live_trial_trains_its_preset_through_train_live(tmp_path, monkeypatch):
     """S9 as run_live_trial runs it, shortened to 2 steps and scored on 5 sprites: its model, path and budget."""
-    import dlhelpers.unet
-    built, real = [], dlhelpers.unet.ContextUnet
-
-    def spy(*args, **kwargs):
-        built.append(kwargs.get("n_feat"))
-        return real(*args, **kwargs)
-    monkeypatch.setattr(dlhelpers.unet, "ContextUnet", spy)
+    built = record_widths(monkeypatch)
     preset, minutes = bench.LIVE_TRIALS["S9"]
     monkeypatch.setitem(bench.LIVE_TRIALS, "S9", (variant(preset, steps=2, precision="fp32"), minutes))
     record = bench.run_live_trial("S9", out_dir=tmp_path, per_class=1)

@@ -11,7 +11,7 @@ from dlhelpers.ddim import sample_ddim
 from dlhelpers.flow import FlowPath, sample_flow_euler, sample_flow_heun
 from dlhelpers.schedules import NoiseSchedule
 from dlhelpers.path import GaussianPath
-from dlhelpers.predictions import PREDICTIONS, split_output, training_target
+from dlhelpers.predictions import PREDICTIONS, training_target
 from dlhelpers.spec import ALLOWED, DEFAULT_SCHEDULE, RunSpec
 from dlhelpers.unet import ContextUnet
 from support import corner_squares
@@ -94,7 +94,7 @@ def test_velocity_target_and_its_inverse_on_the_straight_path():
     torch.testing.assert_close(s, t.view(-1, 1, 1, 1), rtol=0, atol=0)
     u = training_target(path, x0, eps, a, s)
     torch.testing.assert_close(u, eps - x0, rtol=0, atol=0)
-    x0_hat, eps_hat = split_output(path, u, path.add_noise(x0, t, eps), a, s)
+    x0_hat, eps_hat = PREDICTIONS[path.prediction].split(u, path.add_noise(x0, t, eps), a, s)
     torch.testing.assert_close(x0_hat, x0, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(eps_hat, eps, rtol=1e-5, atol=1e-5)
 
@@ -105,7 +105,7 @@ def test_eps_target_and_its_inverse_on_the_ddpm_path():
     sch, t = NoiseSchedule.linear(500), torch.tensor([1, 250, 500])
     a, s = sch.coefficients(t, x0.shape)
     assert training_target(sch, x0, eps, a, s) is eps
-    x0_hat, eps_hat = split_output(sch, eps, sch.add_noise(x0, t, eps), a, s)
+    x0_hat, eps_hat = PREDICTIONS[sch.prediction].split(eps, sch.add_noise(x0, t, eps), a, s)
     torch.testing.assert_close(x0_hat, x0, rtol=1e-3, atol=1e-3)       # ÷ √ᾱ_500 ≈ 0.08 amplifies rounding
     torch.testing.assert_close(eps_hat, eps, rtol=0, atol=0)
 
