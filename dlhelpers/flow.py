@@ -13,6 +13,9 @@ References
 - Esser et al., "Scaling Rectified Flow Transformers for High-Resolution Image Synthesis" (SD3), 2024,
   arXiv:2403.03206, §3.1 eq. (19): logit-normal timesteps, t = sigmoid(n) with n ~ N(0, 1), which train the middle
   of the path more often (``FlowPath(t_sampling="logit-normal")``; the student preset's, reports/student_trials.md).
+- Lee, Lin & Fanti, "Improving the Training of Rectified Flows", 2024, arXiv:2405.20320, §4.1: a U-shaped
+  distribution p(t) ∝ exp(a·t) + exp(a·(1 − t)), a = 4, which trains the ends of the path more often — where one
+  and two calls of a reflowed model read the network (``FlowPath(t_sampling="u-shaped")``; the reflow preset's).
 
 Time runs the same way as in DDPM: t = 1 is pure noise, t = 0 the clean image; the network sees t itself (DDPM's
 network sees t/T), so the same ``ContextUnet`` works unchanged.
@@ -21,6 +24,7 @@ Key: x_t = x_t, t = t, t_prev = t', velocity = u_θ(x_t, t), x0 = x₀, noise = 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -31,7 +35,8 @@ from .path import check_prediction, wide_float
 from .validation import check_image_batch, check_positive_int, check_real, check_same_device
 
 
-T_SAMPLING = ("uniform", "logit-normal")
+T_SAMPLING = ("uniform", "logit-normal", "u-shaped")
+U_SHAPE_A = 4.0   # Lee et al.'s a: the ends are (e^a + 1)/(2·e^(a/2)) ≈ 3.8 times as likely as the middle
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,8 @@ class FlowPath:
 
     PATH: ClassVar[str] = "flow"   # the path's name in a run spec (``dlhelpers.spec``)
     prediction: str = "velocity"
-    t_sampling: str = "uniform"    # how training draws t: "uniform" (Lipman et al.) or "logit-normal" (SD3, eq. 19)
+    t_sampling: str = "uniform"    # how training draws t: "uniform" (Lipman et al.), "logit-normal" (SD3, eq. 19:
+    #                                the middle more often) or "u-shaped" (Lee et al. 2024: the ends more often)
 
     def __post_init__(self):
         check_prediction(self.PATH, self.prediction)
@@ -76,17 +82,28 @@ class FlowPath:
         return a * x0 + s * noise
 
     def draw_training_example(self, x0: torch.Tensor, generator, noise: torch.Tensor | None = None) -> tuple:
-        """The draws of one training batch, in this order: t ~ U[0, 1] (or sigmoid(N(0, 1))), then ε ~ N(0, I)
+        """The draws of one training batch, in this order: t (``draw_t``), then ε ~ N(0, I)
         unless ``noise`` gives each x₀ its coupled ε (reflow: Liu et al. 2023, Algorithm 1, the pairs (X₀, X₁) drawn
         by the previous flow). Returns (t (B,), x_t, the network's time input (= t), ε)."""
-        if self.t_sampling == "logit-normal":
-            t = torch.sigmoid(torch.randn((x0.shape[0],), generator=generator, device=x0.device))   # (B,)
-        else:
-            t = torch.rand((x0.shape[0],), generator=generator, device=x0.device)          # (B,)
+        t = self.draw_t(x0.shape[0], generator, x0.device)                                  # (B,)
         if noise is None:
             noise = torch.randn(x0.shape, generator=generator, device=x0.device)            # (B, C, H, W)
         a, s = self.coefficients(t, x0.shape)
         return t, a * x0 + s * noise, t, noise
+
+    def draw_t(self, n: int, generator, device) -> torch.Tensor:
+        """n training times (n,) from ``t_sampling``: U[0, 1]; sigmoid(N(0, 1)); or the U shape, drawn as the
+        exponential density a·e^(a·t)/(e^a − 1) by its inverse CDF t = log(1 + u·(e^a − 1))/a, mirrored to 1 − t on a
+        fair coin (the mixture of the two halves is ∝ e^(a·t) + e^(a·(1 − t)))."""
+        if self.t_sampling == "logit-normal":
+            return torch.sigmoid(torch.randn((n,), generator=generator, device=device))
+        u = torch.rand((n,), generator=generator, device=device)
+        if self.t_sampling == "uniform":
+            return u
+        a = U_SHAPE_A
+        t = torch.log1p(u * math.expm1(a)) / a                                             # (n,) ∝ e^(a·t)
+        flip = torch.rand((n,), generator=generator, device=device) < 0.5
+        return torch.where(flip, 1 - t, t)
 
     def __repr__(self) -> str:
         return "FlowPath(straight, velocity" + ("" if self.t_sampling == "uniform" else f", t {self.t_sampling}") + ")"

@@ -63,10 +63,13 @@ PRESETS = {
                       config=TrainConfig(steps=3300, batch_size=50, lr=3e-3, warmup_steps=200, ema_decay=0.995,
                                          min_snr_gamma=None),
                       ship_raw=False),
-    # Reflow (issue 34; notebook 7): the first flow's own pairs, its weights as the start, the same velocity loss
-    # (pilot R0, reports/reflow_trials.md). Not yet trained: until the reflow trials set them, the numbers are the
-    # flow preset's.
-    "reflow": Preset(model=UNET, spec=RunSpec("flow", "velocity", {}), config=TrainConfig(min_snr_gamma=None),
+    # Reflow (issue 34; notebook 7): the first flow's own pairs (10,000, flow-Heun-5), its weights as the start, the
+    # same velocity loss on each pair's own noise (reports/reflow_trials.md). From the trials: a lower peak lr with
+    # no warm-up (the start is already trained: R0, R1); 2,000 pairs per class (R1); the ends of the path trained
+    # more often, where one and two calls read the network (Lee et al. 2024's U shape); 4,000 steps, what fits the
+    # 90-minute CPU budget with the pairs.
+    "reflow": Preset(model=UNET, spec=RunSpec("flow", "velocity", {"t_sampling": "u-shaped"}),
+                     config=TrainConfig(steps=4000, lr=2e-4, warmup_steps=0, ema_decay=0.995, min_snr_gamma=None),
                      ship_raw=False, init="flow", pairs=PairRecipe()),
     # A smoke-test size: seconds on a CPU, for tests and for trying the command.
     "tiny": Preset(model=dict(UNET, n_feat=16), spec=DDPM_EPS,
