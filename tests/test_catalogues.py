@@ -19,7 +19,7 @@ CATS = all_catalogues()
 WRONG = [(c, a) for c in CATS for a in c.wrong]
 RIGHT = [(c, a) for c in CATS for a in c.right]
 NEW_EXERCISES = {"nb03_context_dropout", "nb04_guided_sample", "nb05_ddim_eta_step", "nb06_interpolate",
-                 "nb06_flow_loss", "nb06_euler_sample"}
+                 "nb06_flow_loss", "nb06_euler_sample", "nb07_pairs", "nb07_straightness"}
 
 
 def _id(pair):

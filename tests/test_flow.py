@@ -165,6 +165,28 @@ def test_logit_normal_t_is_the_sigmoid_of_a_normal_draw_then_eps():
         FlowPath(t_sampling="normal")
 
 
+def test_u_shaped_t_follows_lee_et_al_density_then_eps():
+    """Lee et al. 2024's U shape, a = 4: p(t) = a/(e^a − 1) · (e^(a·t) + e^(a·(1 − t)))/2. Its mass in each tenth
+    of [0, 1] (closed form, (e^(a·t) − e^(a·(1 − t)))/(2(e^a − 1)) at the bin's ends) against 200,000 draws; the
+    draws come in the documented order (u, the coin, then ε) and are symmetric about 1/2."""
+    a = 4.0
+    x0 = torch.randn(200_000, 1, 1, 1)
+    t, x_t, time_in, eps = FlowPath(t_sampling="u-shaped").draw_training_example(x0, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    u = torch.rand(200_000, generator=g)
+    half = torch.log1p(u * math.expm1(a)) / a
+    t_ref = torch.where(torch.rand(200_000, generator=g) < 0.5, 1 - half, half)
+    torch.testing.assert_close(t, t_ref, rtol=0, atol=0)
+    torch.testing.assert_close(eps, torch.randn(x0.shape, generator=g), rtol=0, atol=0)
+    assert torch.equal(time_in, t)
+    cdf = lambda v: (math.exp(a * v) - math.exp(a * (1 - v))) / (2 * math.expm1(a))
+    edges = [k / 10 for k in range(11)]
+    want = torch.tensor([cdf(hi) - cdf(lo) for lo, hi in zip(edges[:-1], edges[1:])])
+    got = torch.histc(t, bins=10, min=0, max=1) / len(t)
+    torch.testing.assert_close(got, want.float(), rtol=0, atol=0.003)   # s.e. of a bin ≤ 0.0009
+    assert want[0] > 3 * want[4]                                        # the ends, not the middle
+
+
 # ------------------------------------------------------------------------------------------------ the loss
 def check_loss_replays_by_hand():
     """diffusion_loss on a FlowPath, against the same draws made by hand: t ~ U[0, 1], ε ~ N(0, I),
