@@ -183,7 +183,7 @@ def _reflow_start(chosen, model, device, out: Path, progress: bool, log):
         f"the {chosen.init!r} weights into {out / 'pairs'} (resumable)")
     pairs = make_pairs(teacher, teacher_path, chosen.pairs, out=out / "pairs", progress=progress)
     start["reflow"] = {"teacher": start["init"], "pairs": asdict(chosen.pairs), "n_pairs": len(pairs["labels"]),
-                       "pairs_sha256": pairs["sha256"]}
+                       "pairs_sha256": pairs["sha256"], "pairs_seconds": pairs["seconds"]}
     return PairDataset(pairs, chosen.model["n_cfeat"]), start
 
 

@@ -21,6 +21,7 @@ Key: noise = ε = x_T (the noise end of a pair), x0 = x̂₀ (the teacher's spri
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def chunk_noise(recipe: PairRecipe, k: int, n: int, shape: tuple) -> torch.Tenso
 def make_pairs(model, path, recipe: PairRecipe = PairRecipe(), out: str | Path | None = None,
                progress: bool = True) -> dict:
     """Draw ``recipe``'s pairs with ``model`` (a trained flow model) on ``path``: {"noise" (N, C, H, W), "x0" (N, C,
-    H, W) clamped to [−1, 1], "labels" (N,), "recipe", "sha256"}. With ``out`` (a folder), every chunk is written
+    H, W) clamped to [−1, 1], "labels" (N,), "recipe", "sha256", "seconds" (the wall time of drawing them, summed
+    over the chunks, resumed runs included)}. With ``out`` (a folder), every chunk is written
     there atomically as it is finished and a finished chunk is never drawn again (resumable)."""
     from tqdm.auto import tqdm
 
@@ -82,24 +84,29 @@ def make_pairs(model, path, recipe: PairRecipe = PairRecipe(), out: str | Path |
     folder = Path(out) if out is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    noises, x0s = [], []
+    noises, x0s, seconds = [], [], []
     starts = range(0, len(labels), recipe.chunk)
     for k, start in enumerate(tqdm(starts, desc="reflow pairs", disable=not progress)):
         part = labels[start:start + recipe.chunk]
         saved = _read_chunk(folder, k, recipe, len(part)) if folder is not None else None
         if saved is None:
+            start_time = time.perf_counter()
             x_T = chunk_noise(recipe, k, len(part), shape)
             context = torch.nn.functional.one_hot(part, model.n_cfeat).float()
             x0 = samplers.sample(recipe.sampler, model, len(part), path, steps=recipe.steps, context=context.to(device),
                                  x_T=x_T.to(device), guidance_scale=recipe.guidance_scale, progress=False,
                                  save_every=None).samples.clamp(-1, 1).cpu()
-            saved = {"recipe": asdict(recipe), "chunk": k, "noise": x_T, "x0": x0}
+            saved = {"recipe": asdict(recipe), "chunk": k, "noise": x_T, "x0": x0,
+                     "seconds": time.perf_counter() - start_time}
             if folder is not None:
                 atomic_torch_save(saved, folder / f"chunk_{k:04d}.pt")
         noises.append(saved["noise"])
         x0s.append(saved["x0"])
+        seconds.append(saved.get("seconds"))
     noise, x0 = torch.cat(noises), torch.cat(x0s)
-    return {"noise": noise, "x0": x0, "labels": labels, "recipe": recipe, "sha256": pairs_sha256(noise, x0)}
+    drawn = None if None in seconds else round(sum(seconds), 1)   # chunks written before timings were kept: None
+    return {"noise": noise, "x0": x0, "labels": labels, "recipe": recipe, "sha256": pairs_sha256(noise, x0),
+            "seconds": drawn}
 
 
 def _read_chunk(folder: Path, k: int, recipe: PairRecipe, n: int) -> dict | None:

@@ -141,13 +141,15 @@ def test_calls_table_scores_every_model_and_measures_with_the_given_function():
         seen.append(frames.shape)
         return straightness(frames)
 
-    out = rp.calls_table({"a": net, "b": _net(1)}, FlowPath(), labels, x_T, meter, calls=(1, 2), straight_steps=3,
+    out = rp.calls_table({"a": net, "b": _net(1)}, FlowPath(), labels, x_T, meter, calls=(1, 3), straight_steps=3,
                          measure=measure)
-    assert sorted(out["fd"]) == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
+    assert sorted(out["fd"]) == [("a", 1), ("a", 3), ("b", 1), ("b", 3)]
     assert seen == [(4, 10, 3, 16, 16)] * 2 and sorted(out["straightness"]) == ["a", "b"]
     one = sample_flow_euler(net, 10, FlowPath(), steps=1, context=F.one_hot(labels, 5).float(), x_T=x_T,
                             progress=False)
     torch.testing.assert_close(out["samples"]["a", 1], one.samples.clamp(-1, 1))
+    with pytest.raises(ValueError, match="straight_steps"):
+        rp.calls_table({"a": net}, FlowPath(), labels, x_T, meter, calls=(1, 2), straight_steps=3)
 
 
 def test_one_call_of_the_shipped_reflow_model_is_diffusers_flow_match_euler_with_one_step():

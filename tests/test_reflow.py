@@ -8,6 +8,7 @@ import torch
 
 from dlhelpers import pretrained, reflow, samplers
 from dlhelpers.flow import FlowPath
+from dlhelpers.io import safe_torch_load
 from dlhelpers.reflow import PairDataset, PairRecipe, make_pairs
 from dlhelpers.training import TrainConfig, diffusion_loss, train
 from dlhelpers.unet import ContextUnet
@@ -56,6 +57,9 @@ def test_a_run_killed_between_chunks_resumes_to_the_same_pairs(tmp_path, monkeyp
     assert len(calls) == 2                                                    # only the two missing chunks drawn
     assert resumed["sha256"] == whole["sha256"]
     torch.testing.assert_close(resumed["x0"], whole["x0"], rtol=0, atol=0)
+    kept = [safe_torch_load(p)["seconds"] for p in sorted(tmp_path.iterdir())]     # each chunk's own drawing time
+    assert len(kept) == 4 and all(s > 0 for s in kept)
+    assert resumed["seconds"] == pytest.approx(sum(kept), abs=0.06)           # the killed run's chunks count too
     with pytest.raises(ValueError, match="another recipe"):
         make_pairs(model, path, replace(RECIPE, seed=5), out=tmp_path, progress=False)
 

@@ -96,26 +96,31 @@ def live_reflow(teacher, pairs: tuple, path, steps: int, batch_size: int = 50, l
     return student, result.seconds
 
 
-def calls_table(models: dict, path, labels, x_T, meter, calls=(1, 2, 4), straight_steps: int = 25,
+def calls_table(models: dict, path, labels, x_T, meter, calls=(1, 2, 4, 25), straight_steps: int = 25,
                 measure=straightness) -> dict:
     """Flow-Euler at each number of ``calls`` for every model ({name: model}), from the same ``x_T`` and contexts:
     context accuracy and sprite FD ± 1.96 jackknife s.e. (``meter``, an FDMeter); then each model's mean
-    straightness over ``straight_steps``-step paths, by ``measure`` (frames → (N,): exercise (b)). Prints the table; returns {"accuracy": {(name, calls): …},
-    "fd": {(name, calls): …}, "straightness": {name: (N,) tensor}, "samples": {(name, calls): (N, C, H, W)}}."""
+    straightness over its ``straight_steps``-step paths (one of ``calls``: those sprites are scored too), by
+    ``measure`` (frames → (N,): exercise (b)). Prints the table; returns {"accuracy": {(name, calls): …}, "fd":
+    {(name, calls): …}, "straightness": {name: (N,) tensor}, "samples": {(name, calls): (N, C, H, W)}}."""
+    calls = [check_positive_int(c, "calls") for c in calls]
+    if straight_steps not in calls:
+        raise ValueError(f"straight_steps must be one of calls {calls}, got {straight_steps!r}")
     out = {"accuracy": {}, "fd": {}, "straightness": {}, "samples": {}}
     for name, model in models.items():
         cells = []
         for c in calls:
-            s = _sample(model, path, "flow-euler", c, x_T, labels).samples.clamp(-1, 1)
+            run = _sample(model, path, "flow-euler", c, x_T, labels, save_every=1 if c == straight_steps else None)
+            s = run.samples.clamp(-1, 1)
             key = (name, c)
             out["samples"][key] = s
             out["accuracy"][key] = context_accuracy(s, labels.cpu())["overall"]
             out["fd"][key] = meter.add(f"{name}-{c}", s)
-            cells.append(f"{c}: {out['accuracy'][key]:4.0%} / {out['fd'][key]:5.2f} ± {1.96 * meter.se(f'{name}-{c}'):.2f}")
-        frames = _sample(model, path, "flow-euler", straight_steps, x_T, labels, save_every=1).frames
-        out["straightness"][name] = measure(frames).float()
+            cells.append(f"{c}: {out['accuracy'][key]:4.0%} / {out['fd'][key]:5.2f} ± "
+                         f"{1.96 * meter.se(f'{name}-{c}'):.2f}")
+            if c == straight_steps:
+                out["straightness"][name] = measure(run.frames).float()
         st = out["straightness"][name]
-        say("{0:<22} calls → accuracy / FD: {1};  straightness {2:.4f} ± {3:.4f}", name, "   ".join(cells), st.mean(),
+        say("{0:<15} calls → accuracy / FD: {1};  straightness {2:.4f} ± {3:.4f}", name, "   ".join(cells), st.mean(),
             st.std() / len(st) ** 0.5)
     return out
-
