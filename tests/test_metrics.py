@@ -140,3 +140,23 @@ def test_jackknife_se_of_the_mean_is_the_textbook_standard_error():
     assert jackknife_se(loo) == pytest.approx(float(x.std() / len(x) ** 0.5), rel=1e-12)
     with pytest.raises(ValueError, match="^leave_one_out"):
         jackknife_se([1.0])
+
+
+def test_class_matched_reference_has_the_samples_class_counts():
+    """per_class held-out sprites of each class, in class order, a seeded pick: the classifier finds the same mix
+    as in samples requested per_class per class, and another seed picks other sprites."""
+    from dlhelpers.evaluation.metrics import class_matched_reference, heldout_samples
+
+    ref = class_matched_reference(30)
+    assert ref.shape == (150, 3, 16, 16)
+    images, y = heldout_samples(labels=True)
+    rows = {tuple(im.flatten().tolist()): int(c) for im, c in zip(images, y)}
+    labels = [rows[tuple(im.flatten().tolist())] for im in ref]
+    assert labels == [c for c in range(5) for _ in range(30)]               # the held-out labels, 30 of each
+    assert torch.equal(ref, class_matched_reference(30))
+    assert not torch.equal(ref, class_matched_reference(30, seed=1))
+    for bad in (1, 0, True, 2.0):
+        with pytest.raises(ValueError, match="per_class"):
+            class_matched_reference(bad)
+    with pytest.raises(ValueError, match="per_class must be at most"):
+        class_matched_reference(10 ** 6)

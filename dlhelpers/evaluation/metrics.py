@@ -145,6 +145,26 @@ def heldout_samples(n: Optional[int] = None, seed: int = 0, labels: bool = False
     return (x, torch.from_numpy(y[test_idx])) if labels else x
 
 
+def class_matched_reference(per_class: int, n_classes: int = 5, seed: int = 0) -> torch.Tensor:
+    """``per_class`` held-out sprites of each class, class by class ((n_classes · per_class, 3, 16, 16)): the FD
+    reference for samples requested ``per_class`` per class. The held-out split's own class mix (16/26/16/26/16 %)
+    would add a class-mix term to every FD of such samples; with the same counts it does not. Each class's sprites
+    are a seeded random pick (neighbours in the split share a design)."""
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 2:
+        raise ValueError(f"per_class must be an int >= 2, got {per_class!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    images, y = heldout_samples(labels=True)
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in range(n_classes):
+        idx = torch.nonzero(y == c).flatten()
+        if len(idx) < per_class:
+            raise ValueError(f"per_class must be at most {len(idx)} (class {c}'s held-out sprites), got {per_class}")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    return images[torch.cat(picks)]
+
+
 def real_vs_real_fd(n: int = 1000, seed: int = 0) -> float:
     """Baseline: FD between two disjoint random sets of ``n`` real held-out sprites each."""
     if isinstance(n, bool) or not isinstance(n, int):

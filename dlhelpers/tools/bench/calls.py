@@ -6,8 +6,9 @@ DPM-Solver++(2M) (Lu et al., arXiv:2211.01095) on the DDPM model, Euler and Heun
 (Lipman et al., arXiv:2210.02747; Karras et al., arXiv:2206.00364, Algorithm 1) — and each budget of network calls
 in ``CALLS``, the largest number of steps that fits the budget is run from the same x_T and contexts (Heun's
 2·steps − 1 calls cannot be even: it runs the odd count just below). Each row: the calls actually made, context
-accuracy ± 1.96 s.e. (binomial), sprite FD ± 1.96 s.e. (jackknife over 10 interleaved blocks), FD ÷ DDPM-500's,
-wall time. The reflowed flow model (Liu et al., arXiv:2209.03003, Algorithm 1; ``dlhelpers.reflow``) runs the flow
+accuracy ± 1.96 s.e. (binomial), sprite FD ± 1.96 s.e. (jackknife over 10 interleaved blocks) against a
+class-matched reference (``metrics.class_matched_reference``: the samples' 100 per class), FD ÷ DDPM-500's on the
+same reference, wall time. The reflowed flow model (Liu et al., arXiv:2209.03003, Algorithm 1; ``dlhelpers.reflow``) runs the flow
 samplers. Straightness, as notebook 6 measures it (``dlhelpers.flow.straightness``: chord ÷ path length of each
 sprite's 25 frames), for flow-Euler-25 on each flow model and DDIM-25 (η = 0) on the DDPM model.
 """
@@ -40,10 +41,11 @@ def fd_with_se(samples: torch.Tensor, reference: torch.Tensor, blocks: int = 10)
     return fd, jackknife_se(loo)
 
 
-def calls_section(smoke: bool, device, reference_fd: float | None) -> dict:
+def calls_section(smoke: bool, device, reference_samples: torch.Tensor | None = None) -> dict:
     """{"rows": [(sampler, model, calls, steps, acc, acc_se, fd, fd_se, seconds, per-class accuracy)], "n": sprites,
-    "notes": [...]}."""
-    from dlhelpers.evaluation.metrics import context_accuracy, heldout_samples
+    "notes": [...], "reference_fd": DDPM-500's FD on the same reference (from ``reference_samples``, its sprites in
+    the same class order), "straightness": {model: (sampler, mean, s.e.)}}."""
+    from dlhelpers.evaluation.metrics import class_matched_reference, context_accuracy, sprite_fd
     from dlhelpers.io import CorruptFileError
     from dlhelpers.pretrained import load_pretrained
 
@@ -53,7 +55,8 @@ def calls_section(smoke: bool, device, reference_fd: float | None) -> dict:
     labels = torch.arange(5).repeat_interleave(per_class)                                    # (n,)
     context = torch.eye(5)[labels].to(device)                                                # (n, 5)
     x_T = torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(1)).to(device)  # the quality section's
-    reference = heldout_samples(n, seed=0)
+    reference = class_matched_reference(per_class)                                          # (n, 3, 16, 16)
+    reference_fd = sprite_fd(reference_samples, reference) if reference_samples is not None else None
     models, notes = {"ddpm": load_pretrained("final", device=device)}, []
     for preset in ("flow", "reflow"):
         try:
@@ -104,7 +107,9 @@ def calls_lines(section: dict) -> list:
     L = [f"## Quality against network calls: the flow and reflow models beside the DDPM model ({section['n']} "
          f"sprites, same x_T and contexts)", "",
          "Each sampler runs the most steps whose network calls fit the budget (Heun: 2·steps − 1). Intervals are "
-         "± 1.96 standard errors (binomial for accuracy, jackknife over 10 interleaved blocks for FD).", "",
+         "± 1.96 standard errors (binomial for accuracy, jackknife over 10 interleaved blocks for FD). FD against "
+         f"a class-matched reference ({section['n'] // 5} held-out sprites per class, as many as the samples); "
+         + (f"DDPM-500's FD on it: {ref:.2f}." if ref else "no DDPM-500 row to divide by."), "",
          "| sampler | model | network calls | steps | context accuracy | per class (" + " / ".join(section["classes"])
          + ") | sprite FD | FD ÷ DDPM-500's | wall time (s) |",
          "|---|---|---:|---:|---:|---|---:|---:|---:|"]

@@ -25,7 +25,7 @@ SMOKE_STEPS = {"ddim": (2,), "dpm-solver": (3,)}        # a smoke run's (2 for a
 
 def quality_section(smoke: bool, device) -> dict:
     """Returns {"rows": [(label, seconds, accuracy dict, fd)], "baseline": real-vs-real FD, "n": sprites,
-    "notes": [str]}; rows[0] is the reference (DDPM-500; a 3-step DDIM stands in for it in a smoke run)."""
+    "notes": [str], "reference_samples": rows[0]'s sprites}; rows[0] is the reference (DDPM-500; a 3-step DDIM stands in for it in a smoke run)."""
     from dlhelpers.evaluation.metrics import context_accuracy, heldout_samples, real_vs_real_fd, sprite_fd
     from dlhelpers.pretrained import available, load_pretrained
 
@@ -37,7 +37,7 @@ def quality_section(smoke: bool, device) -> dict:
     model, schedule = load_pretrained("final", device=device)
     x_T = torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(1)).to(device)  # (n, 3, 16, 16)
     reference = heldout_samples(n, seed=0)                                                   # (n, 3, 16, 16)
-    rows, notes = [], []
+    rows, notes, kept = [], [], {}
     common = dict(context=context, x_T=x_T, progress=False, save_every=None)    # no frames: the samples only
 
     def run(name, weights=model, **options):   # every row through the registry, from the same noise and generator
@@ -51,6 +51,7 @@ def quality_section(smoke: bool, device) -> dict:
         synchronize(device)
         seconds = time.perf_counter() - t0
         rows.append((label, seconds, context_accuracy(samples, labels), sprite_fd(samples, reference)))
+        kept.setdefault("reference", samples.cpu())       # rows[0]'s samples: the calls table's yardstick
 
     if smoke:
         measure("DDIM-3 (smoke stand-in for DDPM-500)", run("ddim", steps=3))
@@ -74,7 +75,8 @@ def quality_section(smoke: bool, device) -> dict:
     if "final_raw" in available():
         raw, _ = load_pretrained("final_raw", device=device)
         measure(f"DDIM-{k}, raw weights (no EMA)", run("ddim", weights=raw, steps=k))
-    return {"rows": rows, "baseline": real_vs_real_fd(n, seed=0), "n": n, "notes": notes}
+    return {"rows": rows, "baseline": real_vs_real_fd(n, seed=0), "n": n, "notes": notes,
+            "reference_samples": kept["reference"]}
 
 
 def precision_training_section(smoke: bool, device):

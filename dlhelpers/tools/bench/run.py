@@ -77,8 +77,8 @@ def run_benchmark(smoke: bool = False, out: str | os.PathLike | None = None, dev
     sampler_times, overhead, one_forward = sampler_section(smoke, dev)
     say("quality: samplers on the shipped weights…", flush=True)
     quality = quality_section(smoke, dev)
-    say("quality against network calls: the flow model beside the DDPM model…", flush=True)
-    calls = calls_section(smoke, dev, reference_fd=quality["rows"][0][3])
+    say("quality against network calls: the flow and reflow models beside the DDPM model…", flush=True)
+    calls = calls_section(smoke, dev, reference_samples=quality["reference_samples"])
     say("quality: short training run, fp32 vs fast path…", flush=True)
     train_cmp, train_steps = precision_training_section(smoke, dev)
 
