@@ -23,8 +23,8 @@ from .unet import ContextUnet
 
 # DLHELPERS_WEIGHTS_DIR points the loader at another folder with the same layout (e.g. weights you trained).
 WEIGHTS_DIR = Path(os.environ.get("DLHELPERS_WEIGHTS_DIR") or DATA_DIR / "weights")
-FOLDERS = {"course": "", "flow": "flow", "reflow": "reflow", "student": "student"}   # preset → its folder under WEIGHTS_DIR (student:
-#                                                                  yours, trained by `train --preset student`)
+# preset → its folder under WEIGHTS_DIR (student: yours, trained by `train --preset student`)
+FOLDERS = {"course": "", "flow": "flow", "reflow": "reflow", "student": "student"}
 REGENERATE = "python -m dlhelpers train --preset course"
 
 

@@ -75,7 +75,7 @@ def test_check_messages_name_the_mistake_beyond_the_catalogue():
     with pytest.raises(ExerciseError, match="drew 16 sprites for 8 labels"):
         checks.check_pairs(twice)
     with pytest.raises(ExerciseError, match="expected a pair"):
-        checks.check_pairs(lambda s, l, g: torch.zeros(len(l), 3, 16, 16))
+        checks.check_pairs(lambda s, labels, g: torch.zeros(len(labels), 3, 16, 16))
 
     def in_place(frames):
         out = straightness(frames)

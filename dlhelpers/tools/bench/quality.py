@@ -25,7 +25,8 @@ SMOKE_STEPS = {"ddim": (2,), "dpm-solver": (3,)}        # a smoke run's (2 for a
 
 def quality_section(smoke: bool, device) -> dict:
     """Returns {"rows": [(label, seconds, accuracy dict, fd)], "baseline": real-vs-real FD, "n": sprites,
-    "notes": [str], "reference_samples": rows[0]'s sprites}; rows[0] is the reference (DDPM-500; a 3-step DDIM stands in for it in a smoke run)."""
+    "notes": [str], "reference_samples": rows[0]'s sprites}; rows[0] is the reference (DDPM-500; a 3-step DDIM
+    stands in for it in a smoke run)."""
     from dlhelpers.evaluation.metrics import context_accuracy, heldout_samples, real_vs_real_fd, sprite_fd
     from dlhelpers.pretrained import available, load_pretrained
 
