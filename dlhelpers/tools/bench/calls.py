@@ -9,8 +9,8 @@ in ``CALLS``, the largest number of steps that fits the budget is run from the s
 accuracy ± 1.96 s.e. (binomial), sprite FD ± 1.96 s.e. (jackknife over 10 interleaved blocks) against a
 class-matched reference (``metrics.class_matched_reference``: the samples' 100 per class), FD ÷ DDPM-500's on the
 same reference, wall time. The reflowed flow model (Liu et al., arXiv:2209.03003, Algorithm 1; ``dlhelpers.reflow``)
-runs the flow samplers. Straightness, as notebook 6 measures it (``dlhelpers.flow.straightness``: chord ÷ path length of each
-sprite's 25 frames), for flow-Euler-25 on each flow model and DDIM-25 (η = 0) on the DDPM model.
+runs the flow samplers. Straightness, as notebook 6 measures it (``dlhelpers.flow.straightness``: chord ÷ path
+length of each sprite's 25 frames), for flow-Euler-25 on each flow model and DDIM-25 (η = 0) on the DDPM model.
 """
 from __future__ import annotations
 
