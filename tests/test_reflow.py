@@ -129,6 +129,11 @@ def test_a_reflow_preset_starts_from_its_teacher_and_records_the_pairs(tmp_path,
     (state, data), = started
     assert all(torch.equal(state[n], v) for n, v in first.state_dict().items())     # the run began at the teacher
     assert isinstance(data, PairDataset) and len(data) == 10                          # and trained on its pairs
+    assert manifest["reflow"]["pairs_seconds"] > 0
+    again = pretrained.train_preset("reflow", None, {"device": "cpu"}, out=tmp_path / "again", progress=False,
+                                    precision="fp32", log=lambda *a: None)
+    assert again["files"]["final"]["sha256"] == manifest["files"]["final"]["sha256"]   # bit for bit, one command
+    assert again["reflow"]["pairs_sha256"] == manifest["reflow"]["pairs_sha256"]
 
 
 def test_pairs_checksum_changes_with_any_value():
