@@ -70,6 +70,10 @@ def test_calls_section_sets_the_flow_model_beside_the_ddpm_model(smoke):
     from dlhelpers.tools.bench.calls import steps_for
     text, _ = smoke
     part = text.split("## Quality against network calls", 1)[1].split("\n## ", 1)[0]   # this section only
+    part, straight = part.split("Straightness of each model", 1)                       # the calls table, then
+    straight = [_cells(ln) for ln in straight.splitlines() if ln.startswith("| ") and not ln.startswith("| model")]
+    assert {r[0] for r in straight} == {"ddpm", "flow", "reflow"}                        # every model's paths
+    assert all(0 < float(r[2].split("±")[0]) <= 1 for r in straight)
     rows = [_cells(ln) for ln in part.splitlines() if ln.startswith("| ") and not ln.startswith("| sampler")]
     seen = {(r[0], r[1], int(r[2])) for r in rows}
     for name, s in SAMPLERS.items():
@@ -373,7 +377,8 @@ def test_a_full_run_links_the_trial_tables(tmp_path, monkeypatch):
     (folder / "student_trials.md").unlink()                                 # only the tables that exist
     monkeypatch.setattr(bench_run, "render", lambda **kw: _full_report())
     for name, value in (("speed_section", ([], {"fast_dtype": "fp32"})), ("sampler_section", ({}, 1.0, 0.01)),
-                        ("quality_section", {"rows": [(0, 0, 0, 1.0)]}), ("calls_section", None),
+                        ("quality_section", {"rows": [(0, 0, 0, 1.0)], "reference_samples": None}),
+                        ("calls_section", None),
                         ("precision_training_section", ({}, 1))):
         monkeypatch.setattr(bench_run, name, lambda *a, _v=value, **k: _v)
     out = folder / "benchmarks.md"
