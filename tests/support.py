@@ -96,3 +96,18 @@ def exercise_notebook(nb):
                 keep.add(i + 1)
     title = nbformat.v4.new_markdown_cell("# Exercises only (a test's cut of a course notebook)")
     return nbformat.v4.new_notebook(cells=[title] + [cells[i] for i in sorted(keep)], metadata=nb.metadata)
+
+
+def prose_numbers_not_printed(cells, marker: str) -> list:
+    """The decimal numbers in the markdown right after the code cell containing ``marker`` that its stored output
+    does not print (sorted): the prose must say what the notebook measured. Fails the test when the cell is missing
+    or has no stored output."""
+    import re
+    i = next((i for i, c in enumerate(cells) if c.cell_type == "code" and marker in c.source), None)
+    assert i is not None, f"no code cell contains {marker!r}"
+    out = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                  for o in cells[i].get("outputs", []))
+    assert out, f"{marker}: the cell has no stored output; run `python -m dlhelpers refresh-outputs`"
+    prose = next(c.source for c in cells[i + 1:] if c.cell_type == "markdown")
+    prose = re.sub(r"<details>.*?</details>|\$\$.*?\$\$", " ", prose, flags=re.S)
+    return sorted(n for n in set(re.findall(r"(?<![\w.])\d+\.\d+", prose)) if n not in out)

@@ -4,8 +4,6 @@ reference against ``sample_flow_euler``), messages that name the mistake, the fa
 input, and the numbers the notebook's prose quotes against the outputs stored beside them."""
 from __future__ import annotations
 
-import re
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,6 +19,7 @@ from dlhelpers.notebook.checks import flow as checks
 from dlhelpers.notebook.checks.common import ExerciseError
 from dlhelpers.notebook.exercises import yours_or_reference
 from dlhelpers.unet import ContextUnet
+from support import prose_numbers_not_printed
 
 torch.set_num_threads(1)
 NOTEBOOK = REPO_ROOT / "notebooks" / "06_flow_matching.ipynb"
@@ -145,30 +144,11 @@ def _cells():
     return nbformat.read(str(NOTEBOOK), as_version=4).cells
 
 
-def _text(cell) -> str:
-    outputs = cell.get("outputs", [])
-    return "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
-
-
-def _numbers(text: str) -> set:
-    return set(re.findall(r"(?<![\w.])\d+\.\d+", text))
-
-
 def test_the_prose_quotes_the_stored_measurements():
     """Every decimal number in the markdown right after a measurement cell (the sweep, the straightness) is printed
     in that cell's stored output: the prose says what the notebook measured."""
     cells = _cells()
-    measured = {"meter = FDMeter(": None, "straight = {name: straightness": None, "within_class_variety(s,": None,
-                "straightness, 25 steps (section 4)": None}
-    for i, cell in enumerate(cells):
-        for marker in measured:
-            if cell.cell_type == "code" and marker in cell.source:
-                measured[marker] = i
-    assert None not in measured.values()
-    for marker, i in measured.items():
-        out = _text(cells[i])
-        assert out, f"{marker}: the cell has no stored output; run `python -m dlhelpers refresh-outputs`"
-        prose = next(c.source for c in cells[i + 1:] if c.cell_type == "markdown")
-        prose = re.sub(r"<details>.*?</details>|\$\$.*?\$\$", " ", prose, flags=re.S)
-        missing = sorted(n for n in _numbers(prose) if n not in out)
+    for marker in ("meter = FDMeter(", "straight = {name: straightness", "within_class_variety(s,",
+                   "straightness, 25 steps (section 4)"):
+        missing = prose_numbers_not_printed(cells, marker)
         assert not missing, f"numbers in the prose after {marker!r} not in its output: {missing}"

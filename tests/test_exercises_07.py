@@ -5,8 +5,6 @@ straightness against ``dlhelpers.flow.straightness``), the fallback, the measuri
 on the shipped reflow weights, and the numbers the prose quotes against the outputs stored beside them."""
 from __future__ import annotations
 
-import re
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -26,6 +24,7 @@ from dlhelpers.notebook.checks.flow import reference_euler_sample
 from dlhelpers.notebook.ddim_pictures import FDMeter
 from dlhelpers.notebook.exercises import yours_or_reference
 from dlhelpers.unet import ContextUnet
+from support import prose_numbers_not_printed
 
 torch.set_num_threads(1)
 NOTEBOOK = REPO_ROOT / "notebooks" / "07_one_call.ipynb"
@@ -176,23 +175,10 @@ def _cells():
     return nbformat.read(str(NOTEBOOK), as_version=4).cells
 
 
-def _text(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-
-
-def _numbers(text: str) -> set:
-    return set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", text))
-
-
 def test_the_prose_quotes_the_stored_measurements():
     """Every decimal number in the markdown right after a measurement cell (the pair costs, the calls table) is
     printed in that cell's stored output: the prose says what the notebook measured."""
     cells = _cells()
     for marker in ("costs = pair_costs(", "table = calls_table("):
-        i = next(i for i, c in enumerate(cells) if c.cell_type == "code" and marker in c.source)
-        out = _text(cells[i])
-        assert out, f"{marker}: the cell has no stored output; run `python -m dlhelpers refresh-outputs`"
-        prose = next(c.source for c in cells[i + 1:] if c.cell_type == "markdown")
-        prose = re.sub(r"<details>.*?</details>|\$\$.*?\$\$", " ", prose, flags=re.S)
-        missing = sorted(n for n in _numbers(prose) if n not in out)
+        missing = prose_numbers_not_printed(cells, marker)
         assert not missing, f"numbers in the prose after {marker!r} not in its output: {missing}"
